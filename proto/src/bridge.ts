@@ -1,0 +1,107 @@
+// Builds grpc-js service definitions and clients from protobuf-es descriptors, so the .proto file
+// stays the single source of the contract and handlers are typed from the generated code.
+import type { DescMessage, DescMethod, DescService, MessageShape } from "@bufbuild/protobuf";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+
+type In<M extends DescMethod> = MessageShape<M["input"]>;
+type Out<M extends DescMethod> = MessageShape<M["output"]>;
+
+/** The grpc-js server handler a method of the given kind must have. */
+export type GrpcHandler<M extends DescMethod> = M["methodKind"] extends "unary"
+  ? grpc.handleUnaryCall<In<M>, Out<M>>
+  : M["methodKind"] extends "server_streaming"
+    ? grpc.handleServerStreamingCall<In<M>, Out<M>>
+    : M["methodKind"] extends "client_streaming"
+      ? grpc.handleClientStreamingCall<In<M>, Out<M>>
+      : grpc.handleBidiStreamingCall<In<M>, Out<M>>;
+
+/** A complete implementation of a service: one correctly-shaped handler per method. */
+export type GrpcImplementation<S extends DescService> = {
+  [K in keyof S["method"]]: S["method"][K] extends DescMethod ? GrpcHandler<S["method"][K]> : never;
+};
+
+/** The grpc-js client call a method of the given kind exposes. */
+export type GrpcClientMethod<M extends DescMethod> = M["methodKind"] extends "unary"
+  ? (
+      request: In<M>,
+      metadata: grpc.Metadata,
+      options: Partial<grpc.CallOptions>,
+      callback: grpc.requestCallback<Out<M>>,
+    ) => grpc.ClientUnaryCall
+  : M["methodKind"] extends "server_streaming"
+    ? (
+        request: In<M>,
+        metadata?: grpc.Metadata,
+        options?: Partial<grpc.CallOptions>,
+      ) => grpc.ClientReadableStream<Out<M>>
+    : M["methodKind"] extends "client_streaming"
+      ? (
+          metadata: grpc.Metadata,
+          options: Partial<grpc.CallOptions>,
+          callback: grpc.requestCallback<Out<M>>,
+        ) => grpc.ClientWritableStream<In<M>>
+      : (metadata?: grpc.Metadata, options?: Partial<grpc.CallOptions>) => grpc.ClientDuplexStream<In<M>, Out<M>>;
+
+export type GrpcClient<S extends DescService> = grpc.Client & {
+  [K in keyof S["method"]]: S["method"][K] extends DescMethod ? GrpcClientMethod<S["method"][K]> : never;
+};
+
+// A Buffer view over the encoded bytes: grpc-js wants a Buffer, and copying every message is waste.
+function serializer<D extends DescMessage>(schema: D): (message: MessageShape<D>) => Buffer {
+  return (message) => {
+    const bytes = toBinary(schema, message);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+function deserializer<D extends DescMessage>(schema: D): (bytes: Buffer) => MessageShape<D> {
+  // Unknown fields are kept (readUnknownFields defaults to true): newer peers may add fields.
+  return (bytes) => fromBinary(schema, bytes);
+}
+
+export function createServiceDefinition<S extends DescService>(
+  service: S,
+): grpc.ServiceDefinition<GrpcImplementation<S>> {
+  const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const method of service.methods) {
+    const streamsIn = method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
+    const streamsOut = method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming";
+    definition[method.localName] = {
+      path: `/${service.typeName}/${method.name}`,
+      requestStream: streamsIn,
+      responseStream: streamsOut,
+      requestSerialize: serializer(method.input) as (value: unknown) => Buffer,
+      requestDeserialize: deserializer(method.input),
+      responseSerialize: serializer(method.output) as (value: unknown) => Buffer,
+      responseDeserialize: deserializer(method.output),
+      originalName: method.localName,
+    };
+  }
+  return definition as grpc.ServiceDefinition<GrpcImplementation<S>>;
+}
+
+/** Registers a service whose handlers are type-checked against the generated descriptors. */
+export function addService<S extends DescService>(
+  server: grpc.Server,
+  service: S,
+  implementation: GrpcImplementation<S>,
+): void {
+  server.addService(
+    createServiceDefinition(service) as grpc.ServiceDefinition,
+    implementation as unknown as grpc.UntypedServiceImplementation,
+  );
+}
+
+export function createClient<S extends DescService>(
+  service: S,
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: grpc.ClientOptions,
+): GrpcClient<S> {
+  const Constructor = grpc.makeGenericClientConstructor(
+    createServiceDefinition(service) as grpc.ServiceDefinition,
+    service.typeName,
+  );
+  return new Constructor(address, credentials, options) as unknown as GrpcClient<S>;
+}

@@ -1,0 +1,118 @@
+import { validationError } from "@mooring/shared";
+import type { FastifyPluginAsync } from "fastify";
+import type { Manager, MeshServiceView } from "../manager/manager.js";
+import { nextPage } from "./paging.js";
+import {
+  errorResponses,
+  listOf,
+  MeshParams,
+  MeshService,
+  MeshServiceParams,
+  MeshServicePutBody,
+  type PageQuery,
+  PageQuery as PageQuerySchema,
+} from "./schemas.js";
+
+export function toMeshServiceJson(service: MeshServiceView): MeshService {
+  return {
+    type: "MeshService",
+    mesh: service.mesh,
+    ...(service.zone === "" ? {} : { zone: service.zone }),
+    name: service.name,
+    labels: service.labels,
+    spec: service.spec as MeshService["spec"],
+    status: { vips: service.vips.map((ip) => ({ ip })) },
+    creationTime: new Date(service.creationTime).toISOString(),
+    modificationTime: new Date(service.modificationTime).toISOString(),
+    revision: service.revision,
+    contentHash: service.contentHash,
+  };
+}
+
+export const meshServiceRoutes: FastifyPluginAsync<{ manager: Manager }> = async (app, { manager }) => {
+  const tags = ["MeshService"];
+
+  app.get<{ Params: { mesh: string }; Querystring: PageQuery }>(
+    "/meshes/:mesh/meshservices",
+    {
+      schema: {
+        tags,
+        summary: "List the MeshServices of a mesh, global-owned and zone-owned",
+        params: MeshParams,
+        querystring: PageQuerySchema,
+        response: { 200: listOf(MeshService), ...errorResponses(400) },
+      },
+    },
+    async (request) => {
+      const { offset, size } = request.query;
+      const page = manager.listMeshServices(request.params.mesh, offset, size);
+      return {
+        total: page.total,
+        items: page.items.map(toMeshServiceJson),
+        next: nextPage(request.url, offset, size, page.total),
+      };
+    },
+  );
+
+  app.get<{ Params: MeshServiceParams }>(
+    "/meshes/:mesh/meshservices/:name",
+    {
+      schema: {
+        tags,
+        summary: "Get a global-owned MeshService",
+        params: MeshServiceParams,
+        response: { 200: MeshService, ...errorResponses(400, 404) },
+      },
+    },
+    async (request) => toMeshServiceJson(manager.getMeshService({ ...request.params, zone: "" })),
+  );
+
+  app.put<{ Params: MeshServiceParams; Body: MeshServicePutBody }>(
+    "/meshes/:mesh/meshservices/:name",
+    {
+      schema: {
+        tags,
+        summary: "Create or update a global-owned MeshService",
+        description:
+          "Identical content is a no-op (same revision, no change). A new service is leased a VIP in the " +
+          "same transaction; an edit keeps it. Answers 201 when created, 200 otherwise.",
+        params: MeshServiceParams,
+        body: MeshServicePutBody,
+        response: { 200: MeshService, 201: MeshService, ...errorResponses(400, 409, 413, 415, 507) },
+      },
+    },
+    async (request, reply) => {
+      const { mesh, name } = request.params;
+      const body = request.body;
+      const mismatches = [
+        ...(body.mesh !== undefined && body.mesh !== mesh
+          ? [{ field: "mesh", reason: `must equal the path's mesh "${mesh}"` }]
+          : []),
+        ...(body.name !== undefined && body.name !== name
+          ? [{ field: "name", reason: `must equal the path's name "${name}"` }]
+          : []),
+      ];
+      if (mismatches.length > 0) throw validationError(mismatches);
+      const { service, outcome } = manager.putMeshService(
+        { mesh, zone: "", name },
+        { labels: body.labels, spec: body.spec },
+        { expectedRevision: body.revision, echoedVips: body.status?.vips?.map((vip) => vip.ip) },
+      );
+      reply.code(outcome === "created" ? 201 : 200);
+      return toMeshServiceJson(service);
+    },
+  );
+
+  app.delete<{ Params: MeshServiceParams }>(
+    "/meshes/:mesh/meshservices/:name",
+    {
+      schema: {
+        tags,
+        summary: "Delete a global-owned MeshService; its VIP enters quarantine",
+        params: MeshServiceParams,
+        response: { 200: MeshService, ...errorResponses(400, 404) },
+      },
+    },
+    async (request) => toMeshServiceJson(manager.deleteMeshService({ ...request.params, zone: "" })),
+  );
+};

@@ -1,0 +1,14 @@
+export type { BuildOptions, GlobalApp } from "./api/app.js";
+export { build } from "./api/app.js";
+export type { GlobalConfig } from "./config.js";
+export { GLOBAL_SETTINGS, loadGlobalConfig } from "./config.js";
+export type { RunningGlobal } from "./main.js";
+export { runMain, startGlobal, VERSION } from "./main.js";
+export type { Manager, MeshServiceView } from "./manager/manager.js";
+export { createManager } from "./manager/manager.js";
+export { createMetrics } from "./metrics.js";
+export type { SqliteStore } from "./store/sqlite-store.js";
+export { createSqliteStore } from "./store/sqlite-store.js";
+export type { VipAllocator } from "./vip/allocator.js";
+export { createVipAllocator } from "./vip/allocator.js";
+export { parseCidrList } from "./vip/cidr.js";

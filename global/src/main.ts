@@ -1,0 +1,106 @@
+// Wiring only: configuration, store, allocator, manager, REST and gRPC servers, signals.
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { createLogger, exitOnConfigError, formatAddress, type Logger } from "@mooring/shared";
+import { build } from "./api/app.js";
+import { type GlobalConfig, loadGlobalConfig } from "./config.js";
+import { startGrpcServer } from "./grpc/server.js";
+import { createManager } from "./manager/manager.js";
+import { createMetrics } from "./metrics.js";
+import { createSqliteStore } from "./store/sqlite-store.js";
+import { createVipAllocator } from "./vip/allocator.js";
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
+export interface RunningGlobal {
+  readonly httpAddress: string;
+  readonly grpcAddress: string;
+  close(): Promise<void>;
+}
+
+export async function startGlobal(config: GlobalConfig, logger: Logger): Promise<RunningGlobal> {
+  const dbPath = join(config.dataDir, "global.db");
+  const store = createSqliteStore({ path: dbPath, synchronous: config.dbSync });
+  const metrics = createMetrics(store);
+  const allocator = createVipAllocator(store, {
+    ranges: config.vipCidrs,
+    quarantineMs: config.vipQuarantine,
+    onEvent: (event, family) => metrics.vipEvents.inc({ event, family: String(family) }),
+    onExhausted: (family) => metrics.vipExhausted.inc({ family: String(family) }),
+  });
+  const manager = createManager(store, allocator);
+  const app = await build({ manager, store, metrics, logger, bodyLimit: config.httpBodyLimit, version: VERSION });
+  try {
+    await app.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  const grpcServer = await startGrpcServer(config.grpcAddr, logger).catch(async (error: unknown) => {
+    await app.close();
+    store.close();
+    throw error;
+  });
+  const bound = app.server.address() as AddressInfo;
+  const httpAddress = formatAddress({ host: config.httpAddr.host, port: bound.port });
+  logger.info(
+    {
+      http: httpAddress,
+      grpc: grpcServer.address,
+      dataDir: config.dataDir,
+      epoch: store.epoch,
+      vipCidrs: config.vipCidrs.map((range) => range.cidr),
+      version: VERSION,
+    },
+    "listening",
+  );
+  let closing: Promise<void> | undefined;
+  return {
+    httpAddress,
+    grpcAddress: grpcServer.address,
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        await grpcServer.close();
+        store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The `mooring-global` command. */
+export async function runMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  let config: GlobalConfig;
+  try {
+    config = loadGlobalConfig(argv, env, VERSION);
+  } catch (error) {
+    exitOnConfigError(error);
+  }
+  const logger = createLogger({ level: config.logLevel, service: "global" });
+  let running: RunningGlobal;
+  try {
+    running = await startGlobal(config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, "failed to start");
+    process.exit(1);
+  }
+  const stop = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, "shutting down");
+    running.close().then(
+      () => {
+        logger.info("stopped");
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, "unclean shutdown");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}

@@ -1,0 +1,160 @@
+// The global's write path: validation and defaults over the store, one transaction per write, and
+// the content-hash no-op that keeps unchanged resources from ever producing a change.
+import { MooringError, type Revision, validationError } from "@mooring/shared";
+import type { SqliteStore } from "../store/sqlite-store.js";
+import type { LeaseEventRow, LeaseRow, Page, ResourceRow, ServiceIdentity } from "../store/types.js";
+import { identityText, type VipAllocator } from "../vip/allocator.js";
+import { MESH_SERVICE, type MeshServiceInput, type MeshServiceSpec, normalizeMeshService } from "./meshservice.js";
+
+export interface MeshServiceView extends ServiceIdentity {
+  readonly labels: Record<string, string>;
+  readonly spec: MeshServiceSpec;
+  readonly vips: readonly string[];
+  readonly contentHash: string;
+  readonly revision: Revision;
+  readonly creationTime: number;
+  readonly modificationTime: number;
+}
+
+export type PutOutcome = "created" | "updated" | "unchanged";
+
+export interface PutOptions {
+  /** Optimistic concurrency: the write applies only if the stored revision is this one. */
+  readonly expectedRevision?: number;
+  /** VIPs a client echoed back from a read; accepted only when they equal what is leased. */
+  readonly echoedVips?: readonly string[];
+}
+
+export interface LeaseView {
+  readonly lease: LeaseRow;
+  readonly state: "bound" | "quarantined" | "reclaimable" | "reserved";
+  readonly quarantineEndsAt?: number;
+}
+
+export type Manager = ReturnType<typeof createManager>;
+
+export function createManager(store: SqliteStore, allocator: VipAllocator, now: () => number = Date.now) {
+  function view(row: ResourceRow): MeshServiceView {
+    return {
+      mesh: row.mesh,
+      zone: row.zone,
+      name: row.name,
+      labels: row.labels,
+      spec: row.spec as MeshServiceSpec,
+      vips: store.boundIpsOf(row),
+      contentHash: row.contentHash,
+      revision: row.revision,
+      creationTime: row.creationTime,
+      modificationTime: row.modificationTime,
+    };
+  }
+
+  function notFound(id: ServiceIdentity): MooringError {
+    return new MooringError("NOT_FOUND", `MeshService ${identityText(id)} not found`);
+  }
+
+  function describeLease(lease: LeaseRow): LeaseView {
+    return { lease, ...allocator.describe(lease) };
+  }
+
+  return {
+    putMeshService(
+      id: ServiceIdentity,
+      input: MeshServiceInput,
+      options: PutOptions = {},
+    ): { service: MeshServiceView; outcome: PutOutcome } {
+      const normalized = normalizeMeshService(id, input);
+      if (!normalized.ok) throw validationError(normalized.problems);
+      const next = normalized.value;
+      return store.transaction(() => {
+        const existing = store.getResource(MESH_SERVICE, id);
+        if (options.expectedRevision !== undefined && options.expectedRevision !== (existing?.revision ?? 0)) {
+          const reason = existing
+            ? `the stored revision is ${existing.revision}`
+            : "the service does not exist (use revision 0 or leave it out to create it)";
+          throw new MooringError("REVISION_CONFLICT", `revision ${options.expectedRevision} is stale: ${reason}`, {
+            details: [{ field: "revision", reason }],
+          });
+        }
+        if (options.echoedVips !== undefined && options.echoedVips.length > 0) {
+          const leased = existing ? store.boundIpsOf(id) : [];
+          if (options.echoedVips.join(",") !== leased.join(",")) {
+            const reason = "VIPs are assigned by the global; reserve an address with PUT /vips/{ip} instead";
+            throw validationError([{ field: "status.vips", reason }]);
+          }
+        }
+        const leasesChanged = allocator.bind(id);
+        if (existing && existing.contentHash === next.contentHash && !leasesChanged) {
+          return { service: view(existing), outcome: "unchanged" as const };
+        }
+        const at = now();
+        const revision = store.appendChange(MESH_SERVICE, id, "upsert", next.contentHash, at);
+        const row: ResourceRow = {
+          type: MESH_SERVICE,
+          ...id,
+          labels: next.labels,
+          spec: next.spec,
+          contentHash: next.contentHash,
+          revision,
+          creationTime: existing?.creationTime ?? at,
+          modificationTime: at,
+        };
+        store.putResource(row);
+        return { service: view(row), outcome: existing ? ("updated" as const) : ("created" as const) };
+      });
+    },
+
+    getMeshService(id: ServiceIdentity): MeshServiceView {
+      const row = store.getResource(MESH_SERVICE, id);
+      if (!row) throw notFound(id);
+      return view(row);
+    },
+
+    listMeshServices(mesh: string, offset: number, size: number): Page<MeshServiceView> {
+      const page = store.listResources(MESH_SERVICE, mesh, offset, size);
+      return { total: page.total, items: page.items.map(view) };
+    },
+
+    deleteMeshService(id: ServiceIdentity): MeshServiceView {
+      return store.transaction(() => {
+        const existing = store.getResource(MESH_SERVICE, id);
+        if (!existing) throw notFound(id);
+        const deleted = view(existing);
+        store.deleteResource(MESH_SERVICE, id);
+        store.appendChange(MESH_SERVICE, id, "delete", null, now());
+        allocator.release(id, "service deleted");
+        return deleted;
+      });
+    },
+
+    listLeases(offset: number, size: number): Page<LeaseView> {
+      const page = store.listLeases(offset, size);
+      return { total: page.total, items: page.items.map(describeLease) };
+    },
+
+    getLease(ip: string, eventLimit: number): LeaseView & { events: LeaseEventRow[] } {
+      const lease = store.leaseByIp(ip);
+      if (!lease) throw new MooringError("NOT_FOUND", `no lease for ${ip}`);
+      return { ...describeLease(lease), events: store.leaseEvents(lease.ip, eventLimit) };
+    },
+
+    /** Reserves an address for an identity, before or after its service exists. */
+    pinVip(ip: string, id: ServiceIdentity): { lease: LeaseView; created: boolean } {
+      return store.transaction(() => {
+        const service = store.getResource(MESH_SERVICE, id);
+        const { lease, created } = allocator.pin(ip, id, service !== undefined);
+        if (service && created) {
+          // A live service gained an address: that is a change of its status, so it gets a revision.
+          const at = now();
+          const revision = store.appendChange(MESH_SERVICE, id, "upsert", service.contentHash, at);
+          store.putResource({ ...service, revision, modificationTime: at });
+        }
+        return { lease: describeLease(lease), created };
+      });
+    },
+
+    deleteVip(ip: string): LeaseRow {
+      return store.transaction(() => allocator.remove(ip));
+    },
+  };
+}

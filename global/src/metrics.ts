@@ -1,0 +1,69 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { SqliteStore } from "./store/sqlite-store.js";
+
+export type GlobalMetrics = ReturnType<typeof createMetrics>;
+
+/** One registry per global instance (not prom-client's default), so tests can run several. */
+export function createMetrics(store: SqliteStore) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "mooring_global_" });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "mooring_http_requests_total",
+      help: "REST requests by method, route and status",
+      labelNames: ["method", "route", "status"] as const,
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: "mooring_http_request_duration_seconds",
+      help: "REST request latency",
+      labelNames: ["method", "route"] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    vipEvents: new Counter({
+      name: "mooring_vip_events_total",
+      help: "VIP lease events: allocate, rebind, release, reclaim, pin, delete",
+      labelNames: ["event", "family"] as const,
+      registers,
+    }),
+    vipExhausted: new Counter({
+      name: "mooring_vip_exhausted_total",
+      help: "allocations refused because every address of a family was leased or in quarantine",
+      labelNames: ["family"] as const,
+      registers,
+    }),
+    leases: new Gauge({
+      name: "mooring_vip_leases",
+      help: "VIP leases by state",
+      labelNames: ["state"] as const,
+      registers,
+      collect() {
+        if (!store.isOpen()) return;
+        this.reset();
+        for (const { state, n } of store.countLeasesByState()) this.set({ state }, n);
+      },
+    }),
+    resources: new Gauge({
+      name: "mooring_resources",
+      help: "stored resources by type",
+      labelNames: ["type"] as const,
+      registers,
+      collect() {
+        if (!store.isOpen()) return;
+        this.reset();
+        for (const { type, n } of store.countResourcesByType()) this.set({ type }, n);
+      },
+    }),
+    headRevision: new Gauge({
+      name: "mooring_global_head_revision",
+      help: "latest revision in the change log",
+      registers,
+      collect() {
+        if (store.isOpen()) this.set(store.headRevision());
+      },
+    }),
+  };
+}

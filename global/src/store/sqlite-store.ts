@@ -1,0 +1,307 @@
+// The global's SQLite store. Every method is synchronous (better-sqlite3), and `transaction` runs a
+// function inside BEGIN IMMEDIATE, so a multi-table write (resource + change row + lease + audit)
+// commits whole or not at all.
+import type { Revision } from "@mooring/shared";
+import type { IpFamily } from "../vip/cidr.js";
+import { type Db, openDatabase } from "./database.js";
+import type {
+  ChangeOp,
+  ChangeRow,
+  LeaseEventKind,
+  LeaseEventRow,
+  LeaseRow,
+  LeaseState,
+  Page,
+  ResourceRow,
+  ServiceIdentity,
+} from "./types.js";
+
+export interface SqliteStoreOptions {
+  readonly path: string;
+  readonly synchronous: "full" | "normal";
+}
+
+interface ResourceRecord {
+  type: string;
+  mesh: string;
+  zone: string;
+  name: string;
+  labels: string;
+  spec: string;
+  content_hash: string;
+  revision: number;
+  creation_time: number;
+  modification_time: number;
+}
+
+interface LeaseRecord {
+  ip: string;
+  ip_key: string;
+  family: number;
+  mesh: string;
+  zone: string;
+  name: string;
+  state: string;
+  pinned: number;
+  leased_at: number;
+  released_at: number | null;
+}
+
+interface EventRecord {
+  id: number;
+  at: number;
+  event: string;
+  ip: string;
+  family: number;
+  mesh: string;
+  zone: string;
+  name: string;
+  reason: string;
+}
+
+function toResource(record: ResourceRecord): ResourceRow {
+  return {
+    type: record.type,
+    mesh: record.mesh,
+    zone: record.zone,
+    name: record.name,
+    labels: JSON.parse(record.labels) as Record<string, string>,
+    spec: JSON.parse(record.spec) as unknown,
+    contentHash: record.content_hash,
+    revision: record.revision as Revision,
+    creationTime: record.creation_time,
+    modificationTime: record.modification_time,
+  };
+}
+
+function toLease(record: LeaseRecord): LeaseRow {
+  return {
+    ip: record.ip,
+    ipKey: record.ip_key,
+    family: record.family as IpFamily,
+    mesh: record.mesh,
+    zone: record.zone,
+    name: record.name,
+    state: record.state as LeaseState,
+    pinned: record.pinned === 1,
+    leasedAt: record.leased_at,
+    releasedAt: record.released_at,
+  };
+}
+
+function toEvent(record: EventRecord): LeaseEventRow {
+  return { ...record, family: record.family as IpFamily, event: record.event as LeaseEventKind };
+}
+
+export type SqliteStore = ReturnType<typeof createSqliteStore>;
+
+export function createSqliteStore(options: SqliteStoreOptions) {
+  const db: Db = openDatabase(options);
+  const epoch = (db.prepare("SELECT value FROM meta WHERE key = 'epoch'").pluck().get() as string | undefined) ?? "";
+
+  const s = {
+    getResource: db.prepare<[string, string, string, string], ResourceRecord>(
+      "SELECT * FROM resources WHERE type = ? AND mesh = ? AND zone = ? AND name = ?",
+    ),
+    listResources: db.prepare<[string, string, number, number], ResourceRecord>(
+      "SELECT * FROM resources WHERE type = ? AND mesh = ? ORDER BY zone, name LIMIT ? OFFSET ?",
+    ),
+    countResources: db.prepare<[string, string], { n: number }>(
+      "SELECT count(*) AS n FROM resources WHERE type = ? AND mesh = ?",
+    ),
+    countAllResources: db.prepare<[], { type: string; n: number }>(
+      "SELECT type, count(*) AS n FROM resources GROUP BY type",
+    ),
+    allResources: db.prepare<[], ResourceRecord>("SELECT * FROM resources ORDER BY type, mesh, zone, name"),
+    upsertResource: db.prepare(
+      `INSERT INTO resources (type, mesh, zone, name, labels, spec, content_hash, revision, creation_time, modification_time)
+       VALUES (@type, @mesh, @zone, @name, @labels, @spec, @contentHash, @revision, @creationTime, @modificationTime)
+       ON CONFLICT (type, mesh, zone, name) DO UPDATE SET
+         labels = excluded.labels, spec = excluded.spec, content_hash = excluded.content_hash,
+         revision = excluded.revision, modification_time = excluded.modification_time`,
+    ),
+    deleteResource: db.prepare("DELETE FROM resources WHERE type = ? AND mesh = ? AND zone = ? AND name = ?"),
+    appendChange: db.prepare(
+      "INSERT INTO changes (type, mesh, zone, name, op, content_hash, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ),
+    headRevision: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").pluck(),
+    changesSince: db.prepare<[number, number], ChangeRow>(
+      `SELECT revision, type, mesh, zone, name, op, content_hash AS contentHash, at
+       FROM changes WHERE revision > ? ORDER BY revision LIMIT ?`,
+    ),
+    leaseByIp: db.prepare<[string], LeaseRecord>("SELECT * FROM vip_leases WHERE ip = ?"),
+    leaseByIdentity: db.prepare<[string, string, string, number], LeaseRecord>(
+      "SELECT * FROM vip_leases WHERE mesh = ? AND zone = ? AND name = ? AND family = ?",
+    ),
+    leasesOfIdentity: db.prepare<[string, string, string], LeaseRecord>(
+      "SELECT * FROM vip_leases WHERE mesh = ? AND zone = ? AND name = ? ORDER BY family, ip_key",
+    ),
+    boundIpsOfIdentity: db
+      .prepare<[string, string, string]>(
+        "SELECT ip FROM vip_leases WHERE mesh = ? AND zone = ? AND name = ? AND state = 'bound' ORDER BY family, ip_key",
+      )
+      .pluck(),
+    leaseKeysFrom: db
+      .prepare<[number, string, string]>(
+        "SELECT ip_key FROM vip_leases WHERE family = ? AND ip_key >= ? AND ip_key <= ? ORDER BY ip_key",
+      )
+      .pluck(),
+    oldestReclaimable: db.prepare<[number, number, string, string], LeaseRecord>(
+      `SELECT * FROM vip_leases
+       WHERE family = ? AND state = 'released' AND pinned = 0 AND released_at <= ? AND ip_key >= ? AND ip_key <= ?
+       ORDER BY released_at, ip_key LIMIT 1`,
+    ),
+    insertLease: db.prepare(
+      `INSERT INTO vip_leases (ip, ip_key, family, mesh, zone, name, state, pinned, leased_at, released_at)
+       VALUES (@ip, @ipKey, @family, @mesh, @zone, @name, @state, @pinned, @leasedAt, @releasedAt)`,
+    ),
+    updateLease: db.prepare(
+      "UPDATE vip_leases SET state = @state, pinned = @pinned, released_at = @releasedAt WHERE ip = @ip",
+    ),
+    deleteLease: db.prepare("DELETE FROM vip_leases WHERE ip = ?"),
+    listLeases: db.prepare<[number, number], LeaseRecord>(
+      "SELECT * FROM vip_leases ORDER BY family, ip_key LIMIT ? OFFSET ?",
+    ),
+    countLeases: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM vip_leases"),
+    countLeasesByState: db.prepare<[], { state: string; n: number }>(
+      "SELECT state, count(*) AS n FROM vip_leases GROUP BY state",
+    ),
+    getCursor: db.prepare("SELECT next_key FROM vip_cursors WHERE cidr = ?").pluck(),
+    setCursor: db.prepare(
+      "INSERT INTO vip_cursors (cidr, next_key) VALUES (?, ?) ON CONFLICT (cidr) DO UPDATE SET next_key = excluded.next_key",
+    ),
+    appendEvent: db.prepare(
+      "INSERT INTO lease_events (at, event, ip, family, mesh, zone, name, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
+    eventsOfIp: db.prepare<[string, number], EventRecord>(
+      "SELECT * FROM lease_events WHERE ip = ? ORDER BY id DESC LIMIT ?",
+    ),
+  };
+
+  return {
+    epoch,
+    path: options.path,
+
+    /** Runs `fn` in one BEGIN IMMEDIATE transaction; a throw rolls everything back. */
+    transaction<T>(fn: () => T): T {
+      return db.transaction(fn).immediate();
+    },
+
+    isOpen(): boolean {
+      return db.open;
+    },
+
+    ping(): void {
+      db.prepare("SELECT 1").get();
+    },
+
+    close(): void {
+      if (db.open) db.close();
+    },
+
+    getResource(type: string, id: ServiceIdentity): ResourceRow | undefined {
+      const record = s.getResource.get(type, id.mesh, id.zone, id.name);
+      return record ? toResource(record) : undefined;
+    },
+
+    listResources(type: string, mesh: string, offset: number, size: number): Page<ResourceRow> {
+      const total = s.countResources.get(type, mesh)?.n ?? 0;
+      return { total, items: s.listResources.all(type, mesh, size, offset).map(toResource) };
+    },
+
+    allResources(): ResourceRow[] {
+      return s.allResources.all().map(toResource);
+    },
+
+    countResourcesByType(): Array<{ type: string; n: number }> {
+      return s.countAllResources.all();
+    },
+
+    putResource(row: ResourceRow): void {
+      s.upsertResource.run({ ...row, labels: JSON.stringify(row.labels), spec: JSON.stringify(row.spec) });
+    },
+
+    deleteResource(type: string, id: ServiceIdentity): void {
+      s.deleteResource.run(type, id.mesh, id.zone, id.name);
+    },
+
+    /** Appends one change and returns its revision, the new head. */
+    appendChange(type: string, id: ServiceIdentity, op: ChangeOp, contentHash: string | null, at: number): Revision {
+      const result = s.appendChange.run(type, id.mesh, id.zone, id.name, op, contentHash, at);
+      return Number(result.lastInsertRowid) as Revision;
+    },
+
+    headRevision(): Revision {
+      return ((s.headRevision.get() as number | undefined) ?? 0) as Revision;
+    },
+
+    changesSince(after: Revision, limit: number): ChangeRow[] {
+      return s.changesSince.all(after, limit);
+    },
+
+    leaseByIp(ip: string): LeaseRow | undefined {
+      const record = s.leaseByIp.get(ip);
+      return record ? toLease(record) : undefined;
+    },
+
+    leaseOf(id: ServiceIdentity, family: IpFamily): LeaseRow | undefined {
+      const record = s.leaseByIdentity.get(id.mesh, id.zone, id.name, family);
+      return record ? toLease(record) : undefined;
+    },
+
+    leasesOf(id: ServiceIdentity): LeaseRow[] {
+      return s.leasesOfIdentity.all(id.mesh, id.zone, id.name).map(toLease);
+    },
+
+    boundIpsOf(id: ServiceIdentity): string[] {
+      return s.boundIpsOfIdentity.all(id.mesh, id.zone, id.name) as string[];
+    },
+
+    /** Lease keys in [from, to] of one family, ascending, lazily (the allocator stops at the first gap). */
+    leaseKeysBetween(family: IpFamily, from: string, to: string): IterableIterator<string> {
+      return s.leaseKeysFrom.iterate(family, from, to) as IterableIterator<string>;
+    },
+
+    oldestReclaimable(family: IpFamily, releasedBefore: number, from: string, to: string): LeaseRow | undefined {
+      const record = s.oldestReclaimable.get(family, releasedBefore, from, to);
+      return record ? toLease(record) : undefined;
+    },
+
+    insertLease(lease: LeaseRow): void {
+      s.insertLease.run({ ...lease, pinned: lease.pinned ? 1 : 0 });
+    },
+
+    updateLease(ip: string, change: { state: LeaseState; pinned: boolean; releasedAt: number | null }): void {
+      s.updateLease.run({ ip, state: change.state, pinned: change.pinned ? 1 : 0, releasedAt: change.releasedAt });
+    },
+
+    deleteLease(ip: string): void {
+      s.deleteLease.run(ip);
+    },
+
+    listLeases(offset: number, size: number): Page<LeaseRow> {
+      const total = s.countLeases.get()?.n ?? 0;
+      return { total, items: s.listLeases.all(size, offset).map(toLease) };
+    },
+
+    countLeasesByState(): Array<{ state: string; n: number }> {
+      return s.countLeasesByState.all();
+    },
+
+    cursor(cidr: string): string | undefined {
+      return s.getCursor.get(cidr) as string | undefined;
+    },
+
+    setCursor(cidr: string, nextKey: string): void {
+      s.setCursor.run(cidr, nextKey);
+    },
+
+    recordLeaseEvent(event: LeaseEventKind, lease: LeaseRow, reason: string, at: number): void {
+      s.appendEvent.run(at, event, lease.ip, lease.family, lease.mesh, lease.zone, lease.name, reason);
+    },
+
+    leaseEvents(ip: string, limit: number): LeaseEventRow[] {
+      return s.eventsOfIp.all(ip, limit).map(toEvent);
+    },
+  };
+}

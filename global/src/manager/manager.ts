@@ -4,6 +4,7 @@ import { MooringError, type Revision, validationError } from "@mooring/shared";
 import type { SqliteStore } from "../store/sqlite-store.js";
 import type { LeaseEventRow, LeaseRow, Page, ResourceRow, ServiceIdentity } from "../store/types.js";
 import { identityText, type VipAllocator } from "../vip/allocator.js";
+import { parseIp } from "../vip/cidr.js";
 import { MESH_SERVICE, type MeshServiceInput, type MeshServiceSpec, normalizeMeshService } from "./meshservice.js";
 
 export interface MeshServiceView extends ServiceIdentity {
@@ -132,7 +133,15 @@ export function createManager(store: SqliteStore, allocator: VipAllocator, now: 
       return { total: page.total, items: page.items.map(describeLease) };
     },
 
-    getLease(ip: string, eventLimit: number): LeaseView & { events: LeaseEventRow[] } {
+    getLease(rawIp: string, eventLimit: number): LeaseView & { events: LeaseEventRow[] } {
+      let ip: string;
+      try {
+        // Leases are stored under the canonical text: fd00:241:0:0::1 is fd00:241::1.
+        ip = parseIp(rawIp).ip;
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw validationError([{ field: "ip", reason }]);
+      }
       const lease = store.leaseByIp(ip);
       if (!lease) throw new MooringError("NOT_FOUND", `no lease for ${ip}`);
       return { ...describeLease(lease), events: store.leaseEvents(lease.ip, eventLimit) };

@@ -5,7 +5,7 @@ import { createLogger } from "@mooring/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GrpcServerHandle, startGrpcServer } from "./server.js";
 
-function finish(stream: grpc.ClientDuplexStream<unknown, unknown>): Promise<grpc.ServiceError> {
+function finish<I, O>(stream: grpc.ClientDuplexStream<I, O>): Promise<grpc.ServiceError> {
   return new Promise((resolve, reject) => {
     stream.on("data", () => reject(new Error("no message was expected")));
     stream.on("error", resolve);

@@ -1,4 +1,5 @@
 import {
+  ConfigError,
   type ConfigOf,
   LOG_LEVELS,
   loadConfig,
@@ -73,5 +74,11 @@ export type GlobalConfig = ConfigOf<typeof GLOBAL_SETTINGS>;
 
 export function loadGlobalConfig(argv: readonly string[], env: NodeJS.ProcessEnv, version: string): GlobalConfig {
   const config = loadConfig(GLOBAL_SETTINGS, { program: "mooring-global", version, argv, env });
+  const { httpAddr, grpcAddr } = config;
+  if (httpAddr.port !== 0 && httpAddr.port === grpcAddr.port && httpAddr.host === grpcAddr.host) {
+    throw new ConfigError(
+      `MOORING_HTTP_ADDR and MOORING_GRPC_ADDR are both ${httpAddr.host}:${httpAddr.port}; they must differ`,
+    );
+  }
   return config;
 }

@@ -17,7 +17,6 @@ describe("error codes", () => {
       "LEASE_IN_USE",
       "NOT_READY",
       "INTERNAL",
-      "CONFIG_INVALID",
     ]);
   });
 

@@ -16,7 +16,6 @@ export const ERROR_CODES = {
   LEASE_IN_USE: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
   NOT_READY: { http: 503, grpc: GrpcStatus.UNAVAILABLE },
   INTERNAL: { http: 500, grpc: GrpcStatus.INTERNAL },
-  CONFIG_INVALID: { http: 500, grpc: GrpcStatus.INTERNAL },
 } as const satisfies Record<string, { http: number; grpc: GrpcStatus }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

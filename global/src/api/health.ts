@@ -1,3 +1,4 @@
+import { MooringError } from "@mooring/shared";
 import type { FastifyPluginAsync } from "fastify";
 import type { GlobalMetrics } from "../metrics.js";
 import type { SqliteStore } from "../store/sqlite-store.js";
@@ -16,8 +17,8 @@ export const healthRoutes: FastifyPluginAsync<{ store: SqliteStore; metrics: Glo
       return { status: "ready", epoch: store.epoch };
     } catch (error) {
       app.log.warn({ err: error }, "store is not answering");
-      reply.code(503);
-      return { status: "not ready", reason: "store is not open" };
+      const notReady = new MooringError("NOT_READY", "the store is not open");
+      return reply.code(notReady.httpStatus).send(notReady.toBody());
     }
   });
 

@@ -7,10 +7,14 @@ const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8")
 
 describe("README", () => {
   it.each(Object.values(GLOBAL_SETTINGS))("documents $env with its flag and default", (setting) => {
-    const row = readme.split("\n").find((line) => line.startsWith(`| \`${setting.env}\` |`));
+    const rows = readme
+      .split("\n")
+      .filter((line) => line.startsWith("|"))
+      .map((line) => line.split("|").map((cell) => cell.trim()));
+    const row = rows.find((cells) => cells[1] === `\`${setting.env}\``);
     expect(row, `${setting.env} is missing from the configuration table`).toBeDefined();
-    expect(row).toContain(`\`--${setting.flag}\``);
-    expect(row).toContain(`\`${setting.default}\``);
+    expect(row?.[2]).toBe(`\`--${setting.flag}\``);
+    expect(row?.[3]).toBe(`\`${setting.default}\``);
   });
 
   it("shows the two commands a newcomer runs", () => {

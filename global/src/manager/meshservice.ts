@@ -67,29 +67,8 @@ export function normalizeMeshService(
     if (valueProblem) problems.push({ field: `labels[${JSON.stringify(key)}]`, reason: `value ${valueProblem}` });
   }
 
-  const seenPorts = new Map<number, number>();
-  const seenNames = new Map<string, number>();
-  const ports = input.spec.ports.map((port, i) => {
-    const earlier = seenPorts.get(port.port);
-    if (earlier !== undefined) {
-      problems.push({
-        field: `spec.ports[${i}].port`,
-        reason: `duplicates spec.ports[${earlier}].port (${port.port})`,
-      });
-    } else {
-      seenPorts.set(port.port, i);
-    }
-    if (port.name !== undefined) {
-      const before = seenNames.get(port.name);
-      if (before !== undefined) {
-        problems.push({
-          field: `spec.ports[${i}].name`,
-          reason: `duplicates spec.ports[${before}].name (${port.name})`,
-        });
-      } else {
-        seenNames.set(port.name, i);
-      }
-    }
+  problems.push(...duplicates(input.spec.ports, "port"), ...duplicates(input.spec.ports, "name"));
+  const ports = input.spec.ports.map((port) => {
     const normalized: MeshServicePort = { port: port.port, appProtocol: port.appProtocol ?? "tcp" };
     if (port.name !== undefined) normalized.name = port.name;
     if (port.targetPort !== undefined) normalized.targetPort = port.targetPort;
@@ -121,4 +100,22 @@ export function normalizeMeshService(
   if (input.spec.identities !== undefined) spec.identities = input.spec.identities;
   const value = { ...identity, labels, spec };
   return { ok: true, value: { ...value, contentHash: contentHash(value) } };
+}
+
+/** `spec.ports[i].<field>` problems for every port repeating an earlier port's value of `field`. */
+function duplicates(ports: MeshServiceInput["spec"]["ports"], field: "port" | "name"): FieldError[] {
+  const first = new Map<unknown, number>();
+  const problems: FieldError[] = [];
+  ports.forEach((port, i) => {
+    const value = port[field];
+    if (value === undefined) return;
+    const earlier = first.get(value);
+    if (earlier === undefined) first.set(value, i);
+    else
+      problems.push({
+        field: `spec.ports[${i}].${field}`,
+        reason: `duplicates spec.ports[${earlier}].${field} (${value})`,
+      });
+  });
+  return problems;
 }

@@ -36,18 +36,8 @@ export type Manager = ReturnType<typeof createManager>;
 
 export function createManager(store: SqliteStore, allocator: VipAllocator, now: () => number = Date.now) {
   function view(row: ResourceRow): MeshServiceView {
-    return {
-      mesh: row.mesh,
-      zone: row.zone,
-      name: row.name,
-      labels: row.labels,
-      spec: row.spec as MeshServiceSpec,
-      vips: store.boundIpsOf(row),
-      contentHash: row.contentHash,
-      revision: row.revision,
-      creationTime: row.creationTime,
-      modificationTime: row.modificationTime,
-    };
+    const { type: _type, ...fields } = row;
+    return { ...fields, spec: row.spec as MeshServiceSpec, vips: store.boundIpsOf(row) };
   }
 
   function notFound(id: ServiceIdentity): MooringError {

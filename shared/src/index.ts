@@ -12,7 +12,6 @@ export {
   DNS_LABEL_MAX,
   DNS_LABEL_PATTERN,
   dnsLabelProblem,
-  isDnsLabel,
   labelKeyProblem,
   labelValueProblem,
 } from "./names.js";

@@ -13,10 +13,6 @@ export function dnsLabelProblem(value: string): string | undefined {
   return undefined;
 }
 
-export function isDnsLabel(value: string): boolean {
-  return dnsLabelProblem(value) === undefined;
-}
-
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 

@@ -60,16 +60,6 @@ function reasonOf(error: ErrorObject, value: unknown): string {
 /** Turns Ajv errors into `{field, reason}` details, one per field, most specific first. */
 export function validationDetails(errors: readonly ErrorObject[], context: string): FieldError[] {
   const details = new Map<string, string>();
-  // anyOf/oneOf wrappers only say "must match a schema"; the branch errors carry the reasons.
-  const literalUnions = new Map<string, unknown[]>();
-  for (const error of errors) {
-    const base = fieldPath(error.instancePath);
-    if (error.keyword === "const") {
-      const allowed = literalUnions.get(base) ?? [];
-      allowed.push((error.params as { allowedValue?: unknown }).allowedValue);
-      literalUnions.set(base, allowed);
-    }
-  }
   for (const error of errors) {
     const base = fieldPath(error.instancePath);
     let field = base;
@@ -80,12 +70,6 @@ export function validationDetails(errors: readonly ErrorObject[], context: strin
     } else if (error.keyword === "additionalProperties") {
       field = join(base, (error.params as { additionalProperty: string }).additionalProperty);
       reason = "is not a known field";
-    } else if (error.keyword === "anyOf" || error.keyword === "oneOf") {
-      const allowed = literalUnions.get(base);
-      if (!allowed) continue;
-      reason = `must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}`;
-    } else if (error.keyword === "const" && (literalUnions.get(base)?.length ?? 0) > 1) {
-      continue;
     } else {
       reason = reasonOf(error, error.data);
     }
@@ -101,7 +85,6 @@ export function toMooringError(error: unknown): MooringError | undefined {
   if (typeof error !== "object" || error === null) return undefined;
   const e = error as {
     code?: string;
-    statusCode?: number;
     message?: string;
     validation?: ErrorObject[];
     validationContext?: string;
@@ -129,11 +112,6 @@ export function toMooringError(error: unknown): MooringError | undefined {
       });
     default:
       break;
-  }
-  if (e.statusCode === 400 && e.message && /JSON/i.test(e.message)) {
-    return new MooringError("MALFORMED_JSON", `request body is not valid JSON: ${e.message}`, {
-      details: [{ field: "body", reason: e.message }],
-    });
   }
   return undefined;
 }

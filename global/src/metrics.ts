@@ -3,6 +3,15 @@ import type { SqliteStore } from "./store/sqlite-store.js";
 
 export type GlobalMetrics = ReturnType<typeof createMetrics>;
 
+type Rows<L extends string> = Array<[Partial<Record<L, string>>, number]>;
+
+/** Replaces a gauge's series with counts read at scrape time; a closed store (shutdown) is not read. */
+function fill<L extends string>(store: SqliteStore, gauge: Gauge<L>, rows: () => Rows<L>): void {
+  if (!store.isOpen()) return;
+  gauge.reset();
+  for (const [labels, value] of rows()) gauge.set(labels, value);
+}
+
 /** One registry per global instance (not prom-client's default), so tests can run several. */
 export function createMetrics(store: SqliteStore) {
   const registry = new Registry();
@@ -41,9 +50,7 @@ export function createMetrics(store: SqliteStore) {
       labelNames: ["state"] as const,
       registers,
       collect() {
-        if (!store.isOpen()) return;
-        this.reset();
-        for (const { state, n } of store.countLeasesByState()) this.set({ state }, n);
+        fill(store, this, () => store.countLeasesByState().map(({ state, n }) => [{ state }, n]));
       },
     }),
     resources: new Gauge({
@@ -52,9 +59,7 @@ export function createMetrics(store: SqliteStore) {
       labelNames: ["type"] as const,
       registers,
       collect() {
-        if (!store.isOpen()) return;
-        this.reset();
-        for (const { type, n } of store.countResourcesByType()) this.set({ type }, n);
+        fill(store, this, () => store.countResourcesByType().map(({ type, n }) => [{ type }, n]));
       },
     }),
     headRevision: new Gauge({

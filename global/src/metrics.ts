@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { createHttpMetrics } from "@mooring/shared";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { SqliteStore } from "./store/sqlite-store.js";
 
 export type GlobalMetrics = ReturnType<typeof createMetrics>;
@@ -19,19 +20,7 @@ export function createMetrics(store: SqliteStore) {
   const registers = [registry];
   return {
     registry,
-    httpRequests: new Counter({
-      name: "mooring_http_requests_total",
-      help: "REST requests by method, route and status",
-      labelNames: ["method", "route", "status"] as const,
-      registers,
-    }),
-    httpDuration: new Histogram({
-      name: "mooring_http_request_duration_seconds",
-      help: "REST request latency",
-      labelNames: ["method", "route"] as const,
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      registers,
-    }),
+    ...createHttpMetrics(registry),
     vipEvents: new Counter({
       name: "mooring_vip_events_total",
       help: "VIP lease events: allocate, rebind, release, reclaim, pin, delete",

@@ -47,9 +47,22 @@ export type GrpcClient<S extends DescService> = grpc.Client & {
   [K in keyof S["method"]]: S["method"][K] extends DescMethod ? GrpcClientMethod<S["method"][K]> : never;
 };
 
+const PRE_ENCODED = Symbol("mooring.preEncoded");
+
+/**
+ * A message already encoded, written as is: the global encodes a batch of changes once and writes
+ * the same bytes to every zone instead of encoding it again per stream.
+ */
+export function preEncoded<D extends DescMessage>(_schema: D, bytes: Uint8Array): MessageShape<D> {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { [PRE_ENCODED]: buffer } as unknown as MessageShape<D>;
+}
+
 // A Buffer view over the encoded bytes: grpc-js wants a Buffer, and copying every message is waste.
 function serializer<D extends DescMessage>(schema: D): (message: MessageShape<D>) => Buffer {
   return (message) => {
+    const encoded = (message as { [PRE_ENCODED]?: Buffer })[PRE_ENCODED];
+    if (encoded) return encoded;
     const bytes = toBinary(schema, message);
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };

@@ -4,10 +4,42 @@ export type { ConfigOf, LoadConfigOptions, Setting, Settings } from "./config.js
 export { ConfigError, ConfigHelp, exitOnConfigError, loadConfig } from "./config.js";
 export type { ErrorBody, ErrorCode, FieldError, MooringErrorOptions } from "./errors.js";
 export { ERROR_CODES, isMooringError, MooringError, validationError } from "./errors.js";
+export type { HttpAppOptions, HttpMetrics } from "./http/app.js";
+export { createHttpApp } from "./http/app.js";
+export type { MeshServiceRecord } from "./http/meshservice-json.js";
+export { toMeshServiceJson } from "./http/meshservice-json.js";
+export { createHttpMetrics } from "./http/metrics.js";
+export { nextPage } from "./http/paging.js";
+export {
+  DnsLabel,
+  ErrorBody as ErrorBodySchema,
+  errorResponses,
+  listOf,
+  MeshParams,
+  MeshService as MeshServiceSchema,
+  MeshServiceParams,
+  MeshServicePutBody,
+  MeshServiceSpec as MeshServiceSpecSchema,
+  OneOf,
+  PageQuery,
+  Port,
+  StringMap,
+  Timestamp,
+  VipList,
+} from "./http/schemas.js";
+export { createValidatorCompiler, toMooringError, validationDetails } from "./http/validation.js";
 export type { Brand, MeshName, ResourceIdentity, ResourceKey, Revision, ZoneId, ZoneName } from "./ids.js";
 export { meshName, parseResourceKey, resourceKey, revision, zoneId, zoneName } from "./ids.js";
 export type { Logger, LoggerOptions } from "./logger.js";
 export { createLogger, LOG_LEVELS } from "./logger.js";
+export type {
+  AppProtocol,
+  MeshServiceInput,
+  MeshServicePort,
+  MeshServiceSpec,
+  NormalizedMeshService,
+} from "./meshservice.js";
+export { APP_PROTOCOLS, IDENTITY_TYPES, MESH_SERVICE, normalizeMeshService } from "./meshservice.js";
 export {
   DNS_LABEL_MAX,
   DNS_LABEL_PATTERN,

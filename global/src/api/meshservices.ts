@@ -1,33 +1,18 @@
-import { validationError } from "@mooring/shared";
-import type { FastifyPluginAsync } from "fastify";
-import type { Manager, MeshServiceView } from "../manager/manager.js";
-import { nextPage } from "./paging.js";
 import {
   errorResponses,
   listOf,
   MeshParams,
-  MeshService,
   MeshServiceParams,
   MeshServicePutBody,
+  MeshServiceSchema,
+  nextPage,
   type PageQuery,
   PageQuery as PageQuerySchema,
-} from "./schemas.js";
-
-export function toMeshServiceJson(service: MeshServiceView): MeshService {
-  return {
-    type: "MeshService",
-    mesh: service.mesh,
-    ...(service.zone === "" ? {} : { zone: service.zone }),
-    name: service.name,
-    labels: service.labels,
-    spec: service.spec as MeshService["spec"],
-    status: { vips: service.vips.map((ip) => ({ ip })) },
-    creationTime: new Date(service.creationTime).toISOString(),
-    modificationTime: new Date(service.modificationTime).toISOString(),
-    revision: service.revision,
-    contentHash: service.contentHash,
-  };
-}
+  toMeshServiceJson,
+  validationError,
+} from "@mooring/shared";
+import type { FastifyPluginAsync } from "fastify";
+import type { Manager } from "../manager/manager.js";
 
 export const meshServiceRoutes: FastifyPluginAsync<{ manager: Manager }> = async (app, { manager }) => {
   const tags = ["MeshService"];
@@ -40,7 +25,7 @@ export const meshServiceRoutes: FastifyPluginAsync<{ manager: Manager }> = async
         summary: "List the MeshServices of a mesh, global-owned and zone-owned",
         params: MeshParams,
         querystring: PageQuerySchema,
-        response: { 200: listOf(MeshService), ...errorResponses(400) },
+        response: { 200: listOf(MeshServiceSchema), ...errorResponses(400) },
       },
     },
     async (request) => {
@@ -61,7 +46,7 @@ export const meshServiceRoutes: FastifyPluginAsync<{ manager: Manager }> = async
         tags,
         summary: "Get a global-owned MeshService",
         params: MeshServiceParams,
-        response: { 200: MeshService, ...errorResponses(400, 404) },
+        response: { 200: MeshServiceSchema, ...errorResponses(400, 404) },
       },
     },
     async (request) => toMeshServiceJson(manager.getMeshService({ ...request.params, zone: "" })),
@@ -78,7 +63,7 @@ export const meshServiceRoutes: FastifyPluginAsync<{ manager: Manager }> = async
           "same transaction; an edit keeps it. Answers 201 when created, 200 otherwise.",
         params: MeshServiceParams,
         body: MeshServicePutBody,
-        response: { 200: MeshService, 201: MeshService, ...errorResponses(400, 409, 413, 415, 507) },
+        response: { 200: MeshServiceSchema, 201: MeshServiceSchema, ...errorResponses(400, 409, 413, 415, 507) },
       },
     },
     async (request, reply) => {
@@ -110,7 +95,7 @@ export const meshServiceRoutes: FastifyPluginAsync<{ manager: Manager }> = async
         tags,
         summary: "Delete a global-owned MeshService; its VIP enters quarantine",
         params: MeshServiceParams,
-        response: { 200: MeshService, ...errorResponses(400, 404) },
+        response: { 200: MeshServiceSchema, ...errorResponses(400, 404) },
       },
     },
     async (request) => toMeshServiceJson(manager.deleteMeshService({ ...request.params, zone: "" })),

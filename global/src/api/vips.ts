@@ -1,17 +1,8 @@
+import { errorResponses, listOf, nextPage, type PageQuery, PageQuery as PageQuerySchema } from "@mooring/shared";
 import type { FastifyPluginAsync } from "fastify";
 import type { LeaseView, Manager } from "../manager/manager.js";
 import type { LeaseEventRow } from "../store/types.js";
-import { nextPage } from "./paging.js";
-import {
-  errorResponses,
-  IpParams,
-  Lease,
-  LeaseDetail,
-  listOf,
-  type PageQuery,
-  PageQuery as PageQuerySchema,
-  PinBody,
-} from "./schemas.js";
+import { IpParams, Lease, LeaseDetail, PinBody } from "./schemas.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

@@ -1,11 +1,18 @@
 // The global's write path: validation and defaults over the store, one transaction per write, and
 // the content-hash no-op that keeps unchanged resources from ever producing a change.
-import { MooringError, type Revision, validationError } from "@mooring/shared";
+import {
+  MESH_SERVICE,
+  type MeshServiceInput,
+  type MeshServiceSpec,
+  MooringError,
+  normalizeMeshService,
+  type Revision,
+  validationError,
+} from "@mooring/shared";
 import type { SqliteStore } from "../store/sqlite-store.js";
 import type { LeaseEventRow, LeaseRow, Page, ResourceRow, ServiceIdentity } from "../store/types.js";
 import { identityText, type VipAllocator } from "../vip/allocator.js";
 import { parseIp } from "../vip/cidr.js";
-import { MESH_SERVICE, type MeshServiceInput, type MeshServiceSpec, normalizeMeshService } from "./meshservice.js";
 
 export interface MeshServiceView extends ServiceIdentity {
   readonly labels: Record<string, string>;

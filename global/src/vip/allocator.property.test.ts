@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { MeshServiceInput } from "@mooring/shared";
 import { MooringError } from "@mooring/shared";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { createManager, type Manager } from "../manager/manager.js";
-import type { MeshServiceInput } from "../manager/meshservice.js";
 import { createSqliteStore, type SqliteStore } from "../store/sqlite-store.js";
 import type { LeaseState, ServiceIdentity } from "../store/types.js";
 import { createVipAllocator, identityText } from "./allocator.js";

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mooring/v1/sync.proto.
  */
 export const file_mooring_v1_sync: GenFile = /*@__PURE__*/
-  fileDesc("ChVtb29yaW5nL3YxL3N5bmMucHJvdG8SCm1vb3JpbmcudjEiMAoGQ3Vyc29yEhQKDGdsb2JhbF9lcG9jaBgBIAEoCRIQCghyZXZpc2lvbhgCIAEoBCJuCgVIZWxsbxIMCgR6b25lGAEgASgJEhMKC2luc3RhbmNlX2lkGAIgASgJEg0KBXRva2VuGAMgASgJEiIKBmN1cnNvchgEIAEoCzISLm1vb3JpbmcudjEuQ3Vyc29yEg8KB3ZlcnNpb24YBSABKAkivQEKB1dlbGNvbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpnZW5lcmF0aW9uGAIgASgEEiIKBG1vZGUYAyABKA4yFC5tb29yaW5nLnYxLlN5bmNNb2RlEhQKDGdsb2JhbF9lcG9jaBgEIAEoCRIVCg1oZWFkX3JldmlzaW9uGAUgASgEEhoKEnVwc3RyZWFtX3dhdGVybWFyaxgGIAEoBBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYByABKA0ilwEKB0NoYW5nZXMSFQoNZnJvbV9yZXZpc2lvbhgBIAEoBBITCgt0b19yZXZpc2lvbhgCIAEoBBIoCgd1cHNlcnRzGAMgAygLMhcubW9vcmluZy52MS5NZXNoU2VydmljZRIoCgdkZWxldGVzGAQgAygLMhcubW9vcmluZy52MS5SZXNvdXJjZUtleRIMCgRsYXN0GAUgASgIIhcKA0FjaxIQCghyZXZpc2lvbhgBIAEoBCJUCg1SZXNvdXJjZUVycm9yEiQKA2tleRgBIAEoCzIXLm1vb3JpbmcudjEuUmVzb3VyY2VLZXkSDAoEY29kZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIkMKBE5hY2sSEAoIcmV2aXNpb24YASABKAQSKQoGZXJyb3JzGAIgAygLMhkubW9vcmluZy52MS5SZXNvdXJjZUVycm9yImsKDkludmVudG9yeUVudHJ5EiQKA2tleRgBIAEoCzIXLm1vb3JpbmcudjEuUmVzb3VyY2VLZXkSFAoMY29udGVudF9oYXNoGAIgASgJEh0KBHZpcHMYAyADKAsyDy5tb29yaW5nLnYxLlZpcCJGCglJbnZlbnRvcnkSKwoHZW50cmllcxgBIAMoCzIaLm1vb3JpbmcudjEuSW52ZW50b3J5RW50cnkSDAoEbGFzdBgCIAEoCCJ8Cg9VcHN0cmVhbUNoYW5nZXMSFQoNem9uZV9yZXZpc2lvbhgBIAEoBBIoCgd1cHNlcnRzGAIgAygLMhcubW9vcmluZy52MS5NZXNoU2VydmljZRIoCgdkZWxldGVzGAMgAygLMhcubW9vcmluZy52MS5SZXNvdXJjZUtleSJRCgtVcHN0cmVhbUFjaxIVCg16b25lX3JldmlzaW9uGAEgASgEEisKCHJlamVjdGVkGAIgAygLMhkubW9vcmluZy52MS5SZXNvdXJjZUVycm9yIiQKCUhlYXJ0YmVhdBIXCg9zZW50X2F0X3VuaXhfbXMYASABKAMiGQoHR29vZGJ5ZRIOCgZyZWFzb24YASABKAkirwIKC1N5bmNSZXF1ZXN0EiIKBWhlbGxvGAEgASgLMhEubW9vcmluZy52MS5IZWxsb0gAEh4KA2FjaxgCIAEoCzIPLm1vb3JpbmcudjEuQWNrSAASIAoEbmFjaxgDIAEoCzIQLm1vb3JpbmcudjEuTmFja0gAEioKCWludmVudG9yeRgEIAEoCzIVLm1vb3JpbmcudjEuSW52ZW50b3J5SAASLwoIdXBzdHJlYW0YBSABKAsyGy5tb29yaW5nLnYxLlVwc3RyZWFtQ2hhbmdlc0gAEioKCWhlYXJ0YmVhdBgGIAEoCzIVLm1vb3JpbmcudjEuSGVhcnRiZWF0SAASJgoHZ29vZGJ5ZRgHIAEoCzITLm1vb3JpbmcudjEuR29vZGJ5ZUgAQgkKB21lc3NhZ2UimgIKDFN5bmNSZXNwb25zZRImCgd3ZWxjb21lGAEgASgLMhMubW9vcmluZy52MS5XZWxjb21lSAASJgoHY2hhbmdlcxgCIAEoCzITLm1vb3JpbmcudjEuQ2hhbmdlc0gAEioKCWludmVudG9yeRgDIAEoCzIVLm1vb3JpbmcudjEuSW52ZW50b3J5SAASLwoMdXBzdHJlYW1fYWNrGAQgASgLMhcubW9vcmluZy52MS5VcHN0cmVhbUFja0gAEioKCWhlYXJ0YmVhdBgFIAEoCzIVLm1vb3JpbmcudjEuSGVhcnRiZWF0SAASJgoHZ29vZGJ5ZRgGIAEoCzITLm1vb3JpbmcudjEuR29vZGJ5ZUgAQgkKB21lc3NhZ2UqbQoIU3luY01vZGUSGQoVU1lOQ19NT0RFX1VOU1BFQ0lGSUVEEAASEgoOU1lOQ19NT0RFX0ZVTEwQARIZChVTWU5DX01PREVfSU5DUkVNRU5UQUwQAhIXChNTWU5DX01PREVfUkVDT05DSUxFEAMyUAoPWm9uZVN5bmNTZXJ2aWNlEj0KBFN5bmMSFy5tb29yaW5nLnYxLlN5bmNSZXF1ZXN0GhgubW9vcmluZy52MS5TeW5jUmVzcG9uc2UoATABYgZwcm90bzM", [file_mooring_v1_resources]);
+  fileDesc("ChVtb29yaW5nL3YxL3N5bmMucHJvdG8SCm1vb3JpbmcudjEiMAoGQ3Vyc29yEhQKDGdsb2JhbF9lcG9jaBgBIAEoCRIQCghyZXZpc2lvbhgCIAEoBCKTAQoFSGVsbG8SDAoEem9uZRgBIAEoCRITCgtpbnN0YW5jZV9pZBgCIAEoCRINCgV0b2tlbhgDIAEoCRIiCgZjdXJzb3IYBCABKAsyEi5tb29yaW5nLnYxLkN1cnNvchIPCgd2ZXJzaW9uGAUgASgJEhAKCHN0b3JlX2lkGAYgASgJEhEKCXJlY29uY2lsZRgHIAEoCCK9AQoHV2VsY29tZRISCgpzZXNzaW9uX2lkGAEgASgJEhIKCmdlbmVyYXRpb24YAiABKAQSIgoEbW9kZRgDIAEoDjIULm1vb3JpbmcudjEuU3luY01vZGUSFAoMZ2xvYmFsX2Vwb2NoGAQgASgJEhUKDWhlYWRfcmV2aXNpb24YBSABKAQSGgoSdXBzdHJlYW1fd2F0ZXJtYXJrGAYgASgEEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgHIAEoDSKXAQoHQ2hhbmdlcxIVCg1mcm9tX3JldmlzaW9uGAEgASgEEhMKC3RvX3JldmlzaW9uGAIgASgEEigKB3Vwc2VydHMYAyADKAsyFy5tb29yaW5nLnYxLk1lc2hTZXJ2aWNlEigKB2RlbGV0ZXMYBCADKAsyFy5tb29yaW5nLnYxLlJlc291cmNlS2V5EgwKBGxhc3QYBSABKAgiFwoDQWNrEhAKCHJldmlzaW9uGAEgASgEIlQKDVJlc291cmNlRXJyb3ISJAoDa2V5GAEgASgLMhcubW9vcmluZy52MS5SZXNvdXJjZUtleRIMCgRjb2RlGAIgASgJEg8KB21lc3NhZ2UYAyABKAkiQwoETmFjaxIQCghyZXZpc2lvbhgBIAEoBBIpCgZlcnJvcnMYAiADKAsyGS5tb29yaW5nLnYxLlJlc291cmNlRXJyb3IifQoOSW52ZW50b3J5RW50cnkSJAoDa2V5GAEgASgLMhcubW9vcmluZy52MS5SZXNvdXJjZUtleRIUCgxjb250ZW50X2hhc2gYAiABKAkSHQoEdmlwcxgDIAMoCzIPLm1vb3JpbmcudjEuVmlwEhAKCHJldmlzaW9uGAQgASgEIkYKCUludmVudG9yeRIrCgdlbnRyaWVzGAEgAygLMhoubW9vcmluZy52MS5JbnZlbnRvcnlFbnRyeRIMCgRsYXN0GAIgASgIInwKD1Vwc3RyZWFtQ2hhbmdlcxIVCg16b25lX3JldmlzaW9uGAEgASgEEigKB3Vwc2VydHMYAiADKAsyFy5tb29yaW5nLnYxLk1lc2hTZXJ2aWNlEigKB2RlbGV0ZXMYAyADKAsyFy5tb29yaW5nLnYxLlJlc291cmNlS2V5IlEKC1Vwc3RyZWFtQWNrEhUKDXpvbmVfcmV2aXNpb24YASABKAQSKwoIcmVqZWN0ZWQYAiADKAsyGS5tb29yaW5nLnYxLlJlc291cmNlRXJyb3IiJAoJSGVhcnRiZWF0EhcKD3NlbnRfYXRfdW5peF9tcxgBIAEoAyIoCgdHb29kYnllEg4KBnJlYXNvbhgBIAEoCRINCgVmaW5hbBgCIAEoCCKvAgoLU3luY1JlcXVlc3QSIgoFaGVsbG8YASABKAsyES5tb29yaW5nLnYxLkhlbGxvSAASHgoDYWNrGAIgASgLMg8ubW9vcmluZy52MS5BY2tIABIgCgRuYWNrGAMgASgLMhAubW9vcmluZy52MS5OYWNrSAASKgoJaW52ZW50b3J5GAQgASgLMhUubW9vcmluZy52MS5JbnZlbnRvcnlIABIvCgh1cHN0cmVhbRgFIAEoCzIbLm1vb3JpbmcudjEuVXBzdHJlYW1DaGFuZ2VzSAASKgoJaGVhcnRiZWF0GAYgASgLMhUubW9vcmluZy52MS5IZWFydGJlYXRIABImCgdnb29kYnllGAcgASgLMhMubW9vcmluZy52MS5Hb29kYnllSABCCQoHbWVzc2FnZSKaAgoMU3luY1Jlc3BvbnNlEiYKB3dlbGNvbWUYASABKAsyEy5tb29yaW5nLnYxLldlbGNvbWVIABImCgdjaGFuZ2VzGAIgASgLMhMubW9vcmluZy52MS5DaGFuZ2VzSAASKgoJaW52ZW50b3J5GAMgASgLMhUubW9vcmluZy52MS5JbnZlbnRvcnlIABIvCgx1cHN0cmVhbV9hY2sYBCABKAsyFy5tb29yaW5nLnYxLlVwc3RyZWFtQWNrSAASKgoJaGVhcnRiZWF0GAUgASgLMhUubW9vcmluZy52MS5IZWFydGJlYXRIABImCgdnb29kYnllGAYgASgLMhMubW9vcmluZy52MS5Hb29kYnllSABCCQoHbWVzc2FnZSptCghTeW5jTW9kZRIZChVTWU5DX01PREVfVU5TUEVDSUZJRUQQABISCg5TWU5DX01PREVfRlVMTBABEhkKFVNZTkNfTU9ERV9JTkNSRU1FTlRBTBACEhcKE1NZTkNfTU9ERV9SRUNPTkNJTEUQAzJQCg9ab25lU3luY1NlcnZpY2USPQoEU3luYxIXLm1vb3JpbmcudjEuU3luY1JlcXVlc3QaGC5tb29yaW5nLnYxLlN5bmNSZXNwb25zZSgBMAFiBnByb3RvMw", [file_mooring_v1_resources]);
 
 /**
  * Where a zone stands: the global database it last synced from and the last revision applied.
@@ -50,6 +50,8 @@ export type Hello = Message<"mooring.v1.Hello"> & {
   zone: string;
 
   /**
+   * Random per zone process: tells a second process from a reconnect of the same one.
+   *
    * @generated from field: string instance_id = 2;
    */
   instanceId: string;
@@ -68,6 +70,20 @@ export type Hello = Message<"mooring.v1.Hello"> & {
    * @generated from field: string version = 5;
    */
   version: string;
+
+  /**
+   * Random per zone database: a new one means its upstream revisions started again from 1.
+   *
+   * @generated from field: string store_id = 6;
+   */
+  storeId: string;
+
+  /**
+   * The zone asks for RECONCILE even though its cursor looks valid (after a cursor was refused).
+   *
+   * @generated from field: bool reconcile = 7;
+   */
+  reconcile: boolean;
 };
 
 /**
@@ -247,6 +263,13 @@ export type InventoryEntry = Message<"mooring.v1.InventoryEntry"> & {
    * @generated from field: repeated mooring.v1.Vip vips = 3;
    */
   vips: Vip[];
+
+  /**
+   * The revision the zone received the resource at; orders competing claims on a lease.
+   *
+   * @generated from field: uint64 revision = 4;
+   */
+  revision: bigint;
 };
 
 /**
@@ -281,6 +304,8 @@ export const InventorySchema: GenMessage<Inventory> = /*@__PURE__*/
   messageDesc(file_mooring_v1_sync, 8);
 
 /**
+ * The zone's own services changed in (previous zone_revision, zone_revision], latest state per key.
+ *
  * @generated from message mooring.v1.UpstreamChanges
  */
 export type UpstreamChanges = Message<"mooring.v1.UpstreamChanges"> & {
@@ -354,6 +379,13 @@ export type Goodbye = Message<"mooring.v1.Goodbye"> & {
    * @generated from field: string reason = 1;
    */
   reason: string;
+
+  /**
+   * The receiver must not reconnect (superseded by another process, or decommissioned).
+   *
+   * @generated from field: bool final = 2;
+   */
+  final: boolean;
 };
 
 /**

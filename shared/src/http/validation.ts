@@ -1,9 +1,11 @@
 // Two Ajv instances: bodies are validated exactly as sent (no type coercion, no silently dropped
 // unknown fields), while query strings and path parameters are coerced from text.
-import { DNS_LABEL_PATTERN, dnsLabelProblem, type FieldError, MooringError, validationError } from "@mooring/shared";
+
 import { Ajv, type ErrorObject } from "ajv";
 import addFormatsModule from "ajv-formats";
 import type { FastifySchemaCompiler } from "fastify";
+import { type FieldError, MooringError, validationError } from "../errors.js";
+import { DNS_LABEL_PATTERN, dnsLabelProblem } from "../names.js";
 
 // ajv-formats is CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;

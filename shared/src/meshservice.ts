@@ -1,5 +1,7 @@
 // The MeshService resource: its shape, its defaults, and the checks a JSON schema cannot express.
-import { contentHash, dnsLabelProblem, type FieldError, labelKeyProblem, labelValueProblem } from "@mooring/shared";
+import { contentHash } from "./canonical.js";
+import type { FieldError } from "./errors.js";
+import { dnsLabelProblem, labelKeyProblem, labelValueProblem } from "./names.js";
 
 export const MESH_SERVICE = "MeshService";
 export const APP_PROTOCOLS = ["tcp", "http", "http2", "grpc", "kafka"] as const;

@@ -1,0 +1,58 @@
+// The REST plumbing both control planes share: one error shape, JSON only, unknown routes answered
+// with a code, and request metrics by route. Each side registers its own routes on top.
+import Fastify, { type FastifyInstance, LogController } from "fastify";
+import type { Logger } from "pino";
+import type { Counter, Histogram } from "prom-client";
+import { MooringError } from "../errors.js";
+import { createValidatorCompiler, toMooringError } from "./validation.js";
+
+export interface HttpMetrics {
+  readonly httpRequests: Counter<"method" | "route" | "status">;
+  readonly httpDuration: Histogram<"method" | "route">;
+}
+
+export interface HttpAppOptions {
+  readonly logger: Logger;
+  readonly bodyLimit: number;
+  readonly metrics: HttpMetrics;
+  /** Named in the message of an internal error: "see the global's log". */
+  readonly service: string;
+}
+
+export function createHttpApp(options: HttpAppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: "http" }),
+    // Per-request lines are replaced by the mooring_http_* metrics; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.setValidatorCompiler(createValidatorCompiler());
+  // JSON only: a text/plain body is answered 415, not parsed into a string and then rejected.
+  app.removeContentTypeParser("text/plain");
+
+  app.setErrorHandler((error, request, reply) => {
+    const known = toMooringError(error);
+    if (known) {
+      if (known.httpStatus >= 500) request.log.error({ err: known }, known.message);
+      return reply.code(known.httpStatus).send(known.toBody());
+    }
+    // Unknown failures are logged with their cause and answered without it.
+    request.log.error({ err: error, url: request.url }, "request failed");
+    const internal = new MooringError("INTERNAL", `internal error; see the ${options.service}'s log`);
+    return reply.code(internal.httpStatus).send(internal.toBody());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const error = new MooringError("ROUTE_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`);
+    return reply.code(error.httpStatus).send(error.toBody());
+  });
+
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    options.metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    options.metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+  return app as unknown as FastifyInstance;
+}

@@ -10,10 +10,11 @@ export default defineConfig({
       "@mooring/proto": src("./proto/src/index.ts"),
       "@mooring/shared": src("./shared/src/index.ts"),
       "@mooring/global": src("./global/src/index.ts"),
+      "@mooring/zone": src("./zone/src/index.ts"),
     },
   },
   test: {
-    include: ["{proto,shared,global}/src/**/*.test.ts", "test/**/*.test.ts"],
+    include: ["{proto,shared,global,zone}/src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: "forks",

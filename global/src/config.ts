@@ -8,6 +8,7 @@ import {
   parseListenAddress,
   parseNonEmpty,
   parseOneOf,
+  parsePositiveInt,
 } from "@mooring/shared";
 import { parseCidrList } from "./vip/cidr.js";
 
@@ -61,6 +62,34 @@ export const GLOBAL_SETTINGS = {
     description: "largest accepted REST request body",
     parse: parseByteSize,
   },
+  syncHeartbeat: {
+    flag: "sync-heartbeat",
+    env: "MOORING_SYNC_HEARTBEAT",
+    default: "5s",
+    description: "heartbeat interval on sync streams; a zone silent for 3 intervals is offline",
+    parse: parseDuration,
+  },
+  syncMaxMessage: {
+    flag: "sync-max-message",
+    env: "MOORING_SYNC_MAX_MESSAGE",
+    default: "4MiB",
+    description: "largest gRPC message sent or accepted on a sync stream",
+    parse: parseByteSize,
+  },
+  changelogMaxEntries: {
+    flag: "changelog-max-entries",
+    env: "MOORING_CHANGELOG_MAX_ENTRIES",
+    default: "100000",
+    description: "change-log entries kept for incremental resume; a zone further behind reconciles",
+    parse: parsePositiveInt,
+  },
+  changelogMaxAge: {
+    flag: "changelog-max-age",
+    env: "MOORING_CHANGELOG_MAX_AGE",
+    default: "24h",
+    description: "change-log entries older than this are compacted; a zone offline longer reconciles",
+    parse: parseDuration,
+  },
   logLevel: {
     flag: "log-level",
     env: "MOORING_LOG_LEVEL",
@@ -78,6 +107,15 @@ export function loadGlobalConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   if (httpAddr.port !== 0 && httpAddr.port === grpcAddr.port && httpAddr.host === grpcAddr.host) {
     throw new ConfigError(
       `MOORING_HTTP_ADDR and MOORING_GRPC_ADDR are both ${httpAddr.host}:${httpAddr.port}; they must differ`,
+    );
+  }
+  if (config.syncHeartbeat < 50) {
+    throw new ConfigError("MOORING_SYNC_HEARTBEAT must be at least 50ms");
+  }
+  // Any service the REST API accepts must fit one sync message, with room for its VIPs.
+  if (config.syncMaxMessage < config.httpBodyLimit + 16 * 1024) {
+    throw new ConfigError(
+      `MOORING_SYNC_MAX_MESSAGE (${config.syncMaxMessage} bytes) must exceed MOORING_HTTP_BODY_LIMIT (${config.httpBodyLimit} bytes) by at least 16KiB, so every accepted service fits one sync message`,
     );
   }
   return config;

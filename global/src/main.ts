@@ -7,8 +7,10 @@ import { build } from "./api/app.js";
 import { type GlobalConfig, loadGlobalConfig } from "./config.js";
 import { startGrpcServer } from "./grpc/server.js";
 import { createManager } from "./manager/manager.js";
+import { createZoneManager } from "./manager/zones.js";
 import { createMetrics } from "./metrics.js";
 import { createSqliteStore } from "./store/sqlite-store.js";
+import { createSyncHub, type SyncHub } from "./sync/hub.js";
 import { createVipAllocator } from "./vip/allocator.js";
 
 export const VERSION: string = (
@@ -31,15 +33,42 @@ export async function startGlobal(config: GlobalConfig, logger: Logger): Promise
     onEvent: (event, family) => metrics.vipEvents.inc({ event, family: String(family) }),
     onExhausted: (family) => metrics.vipExhausted.inc({ family: String(family) }),
   });
-  const manager = createManager(store, allocator);
-  const app = await build({ manager, store, metrics, logger, bodyLimit: config.httpBodyLimit, version: VERSION });
+  // The hub is created after the manager it observes; commits reach it through this indirection.
+  let hub: SyncHub | undefined;
+  const manager = createManager(store, allocator, { onChange: () => hub?.notify() });
+  const zones = createZoneManager(store, manager, allocator);
+  hub = createSyncHub({
+    store,
+    manager,
+    zones,
+    metrics,
+    logger,
+    heartbeatMs: config.syncHeartbeat,
+    maxMessageBytes: config.syncMaxMessage,
+    changelogMaxEntries: config.changelogMaxEntries,
+    changelogMaxAgeMs: config.changelogMaxAge,
+  });
+  const sync = hub;
+  const app = await build({
+    manager,
+    store,
+    metrics,
+    hub: sync,
+    logger,
+    bodyLimit: config.httpBodyLimit,
+    version: VERSION,
+  });
   try {
     await app.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
   } catch (error) {
     store.close();
     throw error;
   }
-  const grpcServer = await startGrpcServer(config.grpcAddr, logger).catch(async (error: unknown) => {
+  const grpcServer = await startGrpcServer(config.grpcAddr, {
+    sync: (call) => sync.accept(call),
+    maxMessageBytes: config.syncMaxMessage,
+  }).catch(async (error: unknown) => {
+    sync.close();
     await app.close();
     store.close();
     throw error;
@@ -63,6 +92,8 @@ export async function startGlobal(config: GlobalConfig, logger: Logger): Promise
     grpcAddress: grpcServer.address,
     close() {
       closing ??= (async () => {
+        // Zones are told first, so they start reconnecting while the rest shuts down.
+        sync.close();
         await app.close();
         await grpcServer.close();
         store.close();

@@ -13,9 +13,14 @@ function fill<L extends string>(store: SqliteStore, gauge: Gauge<L>, rows: () =>
   for (const [labels, value] of rows()) gauge.set(labels, value);
 }
 
+export interface ZoneGaugeSource {
+  zones(): Array<{ name: string; online: boolean; lag: number }>;
+}
+
 /** One registry per global instance (not prom-client's default), so tests can run several. */
 export function createMetrics(store: SqliteStore) {
   const registry = new Registry();
+  let zoneSource: ZoneGaugeSource | undefined;
   collectDefaultMetrics({ register: registry, prefix: "mooring_global_" });
   const registers = [registry];
   return {
@@ -51,6 +56,68 @@ export function createMetrics(store: SqliteStore) {
         fill(store, this, () => store.countResourcesByType().map(({ type, n }) => [{ type }, n]));
       },
     }),
+    syncSessions: new Counter({
+      name: "mooring_global_sync_sessions_total",
+      help: "sync sessions started, by mode (full, incremental, reconcile)",
+      labelNames: ["mode"] as const,
+      registers,
+    }),
+    syncResourcesSent: new Counter({
+      name: "mooring_global_sync_resources_sent_total",
+      help: "resources (upserts and deletes) sent to zones",
+      registers,
+    }),
+    syncBytesSent: new Counter({
+      name: "mooring_global_sync_bytes_sent_total",
+      help: "bytes of Changes frames written to zones",
+      registers,
+    }),
+    syncResourcesReceived: new Counter({
+      name: "mooring_global_sync_upstream_resources_total",
+      help: "zone-owned resources received upstream, by outcome (applied, unchanged, rejected)",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    syncStreamsClosed: new Counter({
+      name: "mooring_global_sync_streams_closed_total",
+      help: "sync streams ended, by gRPC status code name",
+      labelNames: ["code"] as const,
+      registers,
+    }),
+    syncNacks: new Counter({
+      name: "mooring_global_sync_nacked_resources_total",
+      help: "resources zones reported they could not apply",
+      registers,
+    }),
+    compactedChanges: new Counter({
+      name: "mooring_global_changelog_compacted_total",
+      help: "change-log entries removed by compaction",
+      registers,
+    }),
+    zoneOnline: new Gauge({
+      name: "mooring_global_zone_online",
+      help: "1 while a zone has a live sync session",
+      labelNames: ["zone"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const zone of zoneSource?.zones() ?? []) this.set({ zone: zone.name }, zone.online ? 1 : 0);
+      },
+    }),
+    zoneLag: new Gauge({
+      name: "mooring_global_zone_lag_revisions",
+      help: "head revision minus the revision a zone last acknowledged",
+      labelNames: ["zone"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const zone of zoneSource?.zones() ?? []) this.set({ zone: zone.name }, zone.lag);
+      },
+    }),
+    /** The sync hub is created after the metrics; it reports zones from then on. */
+    setZoneSource(source: ZoneGaugeSource): void {
+      zoneSource = source;
+    },
     headRevision: new Gauge({
       name: "mooring_global_head_revision",
       help: "latest revision in the change log",

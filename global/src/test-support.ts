@@ -40,7 +40,7 @@ export async function createTestGlobal(options: TestGlobalOptions = {}): Promise
       now: () => clock.now,
       onEvent: (event, family) => metrics.vipEvents.inc({ event, family: String(family) }),
     });
-    const manager = createManager(store, allocator, () => clock.now);
+    const manager = createManager(store, allocator, { now: () => clock.now });
     const app = await build({
       manager,
       store,

@@ -17,6 +17,8 @@ describe("error codes", () => {
       "LEASE_IN_USE",
       "NOT_READY",
       "INTERNAL",
+      "ZONE_OWNED",
+      "STALE_SESSION",
     ]);
   });
 

@@ -16,6 +16,10 @@ export const ERROR_CODES = {
   LEASE_IN_USE: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
   NOT_READY: { http: 503, grpc: GrpcStatus.UNAVAILABLE },
   INTERNAL: { http: 500, grpc: GrpcStatus.INTERNAL },
+  /** A zone-owned service written anywhere but in its zone. */
+  ZONE_OWNED: { http: 405, grpc: GrpcStatus.PERMISSION_DENIED },
+  /** A sync session that a newer session of the same zone has superseded. */
+  STALE_SESSION: { http: 409, grpc: GrpcStatus.ABORTED },
 } as const satisfies Record<string, { http: number; grpc: GrpcStatus }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,7 +1,11 @@
+export type { Backoff, BackoffOptions } from "./backoff.js";
+export { createBackoff } from "./backoff.js";
 export type { HashedContent } from "./canonical.js";
 export { canonicalJson, contentHash } from "./canonical.js";
 export type { ConfigOf, LoadConfigOptions, Setting, Settings } from "./config.js";
 export { ConfigError, ConfigHelp, exitOnConfigError, loadConfig } from "./config.js";
+export type { DiffEntry } from "./diff.js";
+export { applyDiff, diffByKey } from "./diff.js";
 export type { ErrorBody, ErrorCode, FieldError, MooringErrorOptions } from "./errors.js";
 export { ERROR_CODES, isMooringError, MooringError, validationError } from "./errors.js";
 export type { HttpAppOptions, HttpMetrics } from "./http/app.js";
@@ -40,6 +44,7 @@ export type {
   NormalizedMeshService,
 } from "./meshservice.js";
 export { APP_PROTOCOLS, IDENTITY_TYPES, MESH_SERVICE, normalizeMeshService } from "./meshservice.js";
+export { keyFromProto, keyToProto, meshServiceInputFromProto, meshServiceToProto } from "./meshservice-proto.js";
 export {
   DNS_LABEL_MAX,
   DNS_LABEL_PATTERN,
@@ -55,4 +60,5 @@ export {
   parseListenAddress,
   parseNonEmpty,
   parseOneOf,
+  parsePositiveInt,
 } from "./parse.js";

@@ -72,3 +72,12 @@ export function parseNonEmpty(raw: string): string {
   if (raw.trim() === "") throw new Error("must not be empty");
   return raw.trim();
 }
+
+/** A whole number of at least 1, such as a count limit. */
+export function parsePositiveInt(raw: string): number {
+  const text = raw.trim();
+  if (!/^\d+$/.test(text)) throw new Error("expected a whole number such as 1000");
+  const value = Number(text);
+  if (value < 1 || !Number.isSafeInteger(value)) throw new Error("must be a whole number of at least 1");
+  return value;
+}

@@ -8,14 +8,18 @@ import type { Logger } from "pino";
 import type { Manager } from "../manager/manager.js";
 import type { GlobalMetrics } from "../metrics.js";
 import type { SqliteStore } from "../store/sqlite-store.js";
+import type { SyncHub } from "../sync/hub.js";
 import { healthRoutes } from "./health.js";
 import { meshServiceRoutes } from "./meshservices.js";
 import { vipRoutes } from "./vips.js";
+import { zoneRoutes } from "./zones.js";
 
 export interface BuildOptions {
   readonly manager: Manager;
   readonly store: SqliteStore;
   readonly metrics: GlobalMetrics;
+  /** Zone sync; without it (REST-only tests) the /zones routes are not registered. */
+  readonly hub?: SyncHub;
   readonly logger: Logger;
   readonly bodyLimit: number;
   readonly version: string;
@@ -39,13 +43,14 @@ export async function build(options: BuildOptions): Promise<GlobalApp> {
         version: options.version,
         description: "MeshServices and their VIP leases. Errors are {code, message, details: [{field, reason}]}.",
       },
-      tags: [{ name: "MeshService" }, { name: "VIP" }, { name: "Operations" }],
+      tags: [{ name: "MeshService" }, { name: "VIP" }, { name: "Zone" }, { name: "Operations" }],
     },
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
   await app.register(meshServiceRoutes, { manager: options.manager });
   await app.register(vipRoutes, { manager: options.manager });
+  if (options.hub) await app.register(zoneRoutes, { hub: options.hub, store: options.store });
   await app.register(healthRoutes, { store: options.store, metrics: options.metrics });
   return app as unknown as GlobalApp;
 }

@@ -1,10 +1,12 @@
 import {
+  DnsLabel,
   errorResponses,
   listOf,
   MeshParams,
   MeshServiceParams,
   MeshServicePutBody,
   MeshServiceSchema,
+  MooringError,
   nextPage,
   type PageQuery,
   PageQuery as PageQuerySchema,
@@ -12,6 +14,7 @@ import {
   validationError,
 } from "@mooring/shared";
 import type { FastifyPluginAsync } from "fastify";
+import Type from "typebox";
 import type { Manager } from "../manager/manager.js";
 
 export const meshServiceRoutes: FastifyPluginAsync<{ manager: Manager }> = async (app, { manager }) => {
@@ -100,4 +103,42 @@ export const meshServiceRoutes: FastifyPluginAsync<{ manager: Manager }> = async
     },
     async (request) => toMeshServiceJson(manager.deleteMeshService({ ...request.params, zone: "" })),
   );
+
+  const ZoneServiceParams = Type.Object({ mesh: DnsLabel, zone: DnsLabel, name: DnsLabel });
+  type ZoneServiceParams = { mesh: string; zone: string; name: string };
+
+  app.get<{ Params: ZoneServiceParams }>(
+    "/meshes/:mesh/zones/:zone/meshservices/:name",
+    {
+      schema: {
+        tags,
+        summary: "Get a zone-owned MeshService (read-only here: it is written in its zone)",
+        params: ZoneServiceParams,
+        response: { 200: MeshServiceSchema, ...errorResponses(400, 404) },
+      },
+    },
+    async (request) => toMeshServiceJson(manager.getMeshService(request.params)),
+  );
+
+  // Writes to a zone's service are refused with a pointer to where they belong, not a bare 404.
+  for (const method of ["PUT", "DELETE"] as const) {
+    app.route<{ Params: ZoneServiceParams }>({
+      method,
+      url: "/meshes/:mesh/zones/:zone/meshservices/:name",
+      schema: {
+        tags,
+        summary: `Refused: zone-owned MeshServices are written in their zone (${method} answers 405)`,
+        params: ZoneServiceParams,
+        response: errorResponses(400, 405),
+      },
+      handler: async (request, reply) => {
+        const { mesh, zone, name } = request.params;
+        reply.header("allow", "GET");
+        throw new MooringError(
+          "ZONE_OWNED",
+          `MeshService ${mesh}/${zone}/${name} is owned by zone ${zone}; write it through that zone's API`,
+        );
+      },
+    });
+  }
 };

@@ -1,7 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { createClient, SyncRequestSchema, ZoneSyncService } from "@mooring/proto";
-import { createLogger } from "@mooring/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GrpcServerHandle, startGrpcServer } from "./server.js";
 
@@ -17,7 +16,17 @@ describe("global gRPC listener", () => {
   let server: GrpcServerHandle;
   let client: ReturnType<typeof createClient<typeof ZoneSyncService>>;
   beforeAll(async () => {
-    server = await startGrpcServer({ host: "127.0.0.1", port: 0 }, createLogger({ level: "silent", service: "test" }));
+    server = await startGrpcServer(
+      { host: "127.0.0.1", port: 0 },
+      {
+        maxMessageBytes: 1024,
+        // Echo the first message's kind as a status, so the test sees what reached the handler.
+        sync: (call) => {
+          call.on("data", (request) => call.emit("error", { code: grpc.status.OK, details: request.message.case }));
+          call.on("error", () => {});
+        },
+      },
+    );
     client = createClient(ZoneSyncService, server.address, grpc.credentials.createInsecure());
   });
   afterAll(async () => {
@@ -25,21 +34,12 @@ describe("global gRPC listener", () => {
     await server.close();
   });
 
-  it("answers a Hello with UNIMPLEMENTED until zone sync is served", async () => {
+  it("ends a stream whose message is over the limit with RESOURCE_EXHAUSTED, before the handler sees it", async () => {
     const stream = client.sync();
     const status = finish(stream);
-    stream.write(create(SyncRequestSchema, { message: { case: "hello", value: { zone: "zone-1" } } }));
+    stream.write(create(SyncRequestSchema, { message: { case: "hello", value: { zone: "z".repeat(2000) } } }));
     const error = await status;
-    expect(error.code).toBe(grpc.status.UNIMPLEMENTED);
-    expect(error.details).toBe("zone sync is not served by this version of mooring-global");
-  });
-
-  it("rejects a stream that does not start with Hello", async () => {
-    const stream = client.sync();
-    const status = finish(stream);
-    stream.write(create(SyncRequestSchema, { message: { case: "ack", value: { revision: 1n } } }));
-    const error = await status;
-    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(error.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
   });
 
   it("serves the standard gRPC health service", async () => {

@@ -2,7 +2,6 @@ import * as grpc from "@grpc/grpc-js";
 import { addService, type GrpcImplementation, ZoneSyncService } from "@mooring/proto";
 import { formatAddress, type ListenAddress, MooringError } from "@mooring/shared";
 import { HealthImplementation } from "grpc-health-check";
-import type { Logger } from "pino";
 
 export interface GrpcServerHandle {
   readonly address: string;
@@ -10,40 +9,21 @@ export interface GrpcServerHandle {
   close(): Promise<void>;
 }
 
-/**
- * Until zone sync lands, a zone that dials gets a precise UNIMPLEMENTED instead of a hang: the
- * stream reads the Hello (so malformed input is still rejected as such) and ends with a status.
- */
-export function createPendingSyncService(logger: Logger): GrpcImplementation<typeof ZoneSyncService> {
-  return {
-    sync(call) {
-      let ended = false;
-      const end = (code: grpc.status, details: string) => {
-        if (ended) return;
-        ended = true;
-        call.emit("error", { code, details });
-      };
-      call.on("data", (request) => {
-        if (request.message.case !== "hello") {
-          end(grpc.status.INVALID_ARGUMENT, "the first message on a sync stream must be Hello");
-          return;
-        }
-        logger.info({ zone: request.message.value.zone }, "zone dialled; sync is not served by this version");
-        end(grpc.status.UNIMPLEMENTED, "zone sync is not served by this version of mooring-global");
-      });
-      call.on("error", () => {
-        ended = true;
-      });
-    },
-  };
+export interface GrpcServerOptions {
+  /** ZoneSyncService.Sync: the sync hub's stream handler. */
+  readonly sync: GrpcImplementation<typeof ZoneSyncService>["sync"];
+  /** Largest message accepted or sent; a bigger one ends its stream with RESOURCE_EXHAUSTED. */
+  readonly maxMessageBytes: number;
 }
 
-export async function startGrpcServer(listen: ListenAddress, logger: Logger): Promise<GrpcServerHandle> {
-  const log = logger.child({ component: "grpc" });
-  const server = new grpc.Server();
+export async function startGrpcServer(listen: ListenAddress, options: GrpcServerOptions): Promise<GrpcServerHandle> {
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": options.maxMessageBytes,
+    "grpc.max_send_message_length": options.maxMessageBytes,
+  });
   const health = new HealthImplementation({ "": "SERVING", [ZoneSyncService.typeName]: "SERVING" });
   health.addToServer(server);
-  addService(server, ZoneSyncService, createPendingSyncService(log));
+  addService(server, ZoneSyncService, { sync: options.sync });
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(formatAddress(listen), grpc.ServerCredentials.createInsecure(), (error, bound) =>
       error

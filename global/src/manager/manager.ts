@@ -41,7 +41,16 @@ export interface LeaseView {
 
 export type Manager = ReturnType<typeof createManager>;
 
-export function createManager(store: SqliteStore, allocator: VipAllocator, now: () => number = Date.now) {
+export interface ManagerOptions {
+  readonly now?: () => number;
+  /** Called after every commit that appended to the change log: the sync hub publishes it. */
+  readonly onChange?: () => void;
+}
+
+export function createManager(store: SqliteStore, allocator: VipAllocator, options: ManagerOptions = {}) {
+  const now = options.now ?? Date.now;
+  const changed = () => options.onChange?.();
+
   function view(row: ResourceRow): MeshServiceView {
     const { type: _type, ...fields } = row;
     return { ...fields, spec: row.spec as MeshServiceSpec, vips: store.boundIpsOf(row) };
@@ -64,7 +73,7 @@ export function createManager(store: SqliteStore, allocator: VipAllocator, now: 
       const normalized = normalizeMeshService(id, input);
       if (!normalized.ok) throw validationError(normalized.problems);
       const next = normalized.value;
-      return store.transaction(() => {
+      const result = store.transaction(() => {
         const existing = store.getResource(MESH_SERVICE, id);
         if (options.expectedRevision !== undefined && options.expectedRevision !== (existing?.revision ?? 0)) {
           const reason = existing
@@ -100,6 +109,8 @@ export function createManager(store: SqliteStore, allocator: VipAllocator, now: 
         store.putResource(row);
         return { service: view(row), outcome: existing ? ("updated" as const) : ("created" as const) };
       });
+      if (result.outcome !== "unchanged") changed();
+      return result;
     },
 
     getMeshService(id: ServiceIdentity): MeshServiceView {
@@ -113,16 +124,18 @@ export function createManager(store: SqliteStore, allocator: VipAllocator, now: 
       return { total: page.total, items: page.items.map(view) };
     },
 
-    deleteMeshService(id: ServiceIdentity): MeshServiceView {
-      return store.transaction(() => {
+    deleteMeshService(id: ServiceIdentity, reason = "service deleted"): MeshServiceView {
+      const deleted = store.transaction(() => {
         const existing = store.getResource(MESH_SERVICE, id);
         if (!existing) throw notFound(id);
         const deleted = view(existing);
         store.deleteResource(MESH_SERVICE, id);
         store.appendChange(MESH_SERVICE, id, "delete", null, now());
-        allocator.release(id, "service deleted");
+        allocator.release(id, reason);
         return deleted;
       });
+      changed();
+      return deleted;
     },
 
     listLeases(offset: number, size: number): Page<LeaseView> {
@@ -146,7 +159,7 @@ export function createManager(store: SqliteStore, allocator: VipAllocator, now: 
 
     /** Reserves an address for an identity, before or after its service exists. */
     pinVip(ip: string, id: ServiceIdentity): { lease: LeaseView; created: boolean } {
-      return store.transaction(() => {
+      const pinned = store.transaction(() => {
         const service = store.getResource(MESH_SERVICE, id);
         const { lease, created } = allocator.pin(ip, id, service !== undefined);
         if (service && created) {
@@ -155,8 +168,10 @@ export function createManager(store: SqliteStore, allocator: VipAllocator, now: 
           const revision = store.appendChange(MESH_SERVICE, id, "upsert", service.contentHash, at);
           store.putResource({ ...service, revision, modificationTime: at });
         }
-        return { lease: describeLease(lease), created };
+        return { lease: describeLease(lease), created, live: service !== undefined };
       });
+      if (pinned.created && pinned.live) changed();
+      return { lease: pinned.lease, created: pinned.created };
     },
 
     deleteVip(ip: string): LeaseRow {

@@ -14,6 +14,8 @@ import type {
   Page,
   ResourceRow,
   ServiceIdentity,
+  SyncModeName,
+  ZoneRow,
 } from "./types.js";
 
 export interface SqliteStoreOptions {
@@ -57,6 +59,54 @@ interface EventRecord {
   zone: string;
   name: string;
   reason: string;
+}
+
+interface ZoneRecord {
+  name: string;
+  zone_id: string;
+  generation: number;
+  instance_id: string;
+  store_id: string;
+  upstream_watermark: number;
+  acked_revision: number;
+  created_at: number;
+  connected_at: number | null;
+  last_seen_at: number | null;
+  last_mode: string | null;
+  last_error: string | null;
+  sessions_full: number;
+  sessions_incremental: number;
+  sessions_reconcile: number;
+}
+
+function toZone(record: ZoneRecord): ZoneRow {
+  return {
+    name: record.name,
+    zoneId: record.zone_id,
+    generation: record.generation,
+    instanceId: record.instance_id,
+    storeId: record.store_id,
+    upstreamWatermark: record.upstream_watermark,
+    ackedRevision: record.acked_revision,
+    createdAt: record.created_at,
+    connectedAt: record.connected_at,
+    lastSeenAt: record.last_seen_at,
+    lastMode: record.last_mode as SyncModeName | null,
+    lastError: record.last_error,
+    sessions: {
+      full: record.sessions_full,
+      incremental: record.sessions_incremental,
+      reconcile: record.sessions_reconcile,
+    },
+  };
+}
+
+/** Where a keyset scan of the resources table stands: the last key it returned. */
+export interface ResourcePosition {
+  readonly type: string;
+  readonly mesh: string;
+  readonly zone: string;
+  readonly name: string;
 }
 
 function toResource(record: ResourceRecord): ResourceRow {
@@ -113,6 +163,38 @@ export function createSqliteStore(options: SqliteStoreOptions) {
       "SELECT type, count(*) AS n FROM resources GROUP BY type",
     ),
     allResources: db.prepare<[], ResourceRecord>("SELECT * FROM resources ORDER BY type, mesh, zone, name"),
+    resourcesAfter: db.prepare<[string, string, string, string, number], ResourceRecord>(
+      `SELECT * FROM resources WHERE (type, mesh, zone, name) > (?, ?, ?, ?)
+       ORDER BY type, mesh, zone, name LIMIT ?`,
+    ),
+    resourcesOfZone: db.prepare<[string], ResourceRecord>(
+      "SELECT * FROM resources WHERE zone = ? ORDER BY type, mesh, name",
+    ),
+    getMeta: db.prepare("SELECT value FROM meta WHERE key = ?").pluck(),
+    setMeta: db.prepare(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ),
+    compactChanges: db.prepare("DELETE FROM changes WHERE revision <= ?"),
+    lastRevisionBefore: db.prepare("SELECT max(revision) FROM changes WHERE at < ?").pluck(),
+    getZone: db.prepare<[string], ZoneRecord>("SELECT * FROM zones WHERE name = ?"),
+    listZones: db.prepare<[number, number], ZoneRecord>("SELECT * FROM zones ORDER BY name LIMIT ? OFFSET ?"),
+    countZones: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM zones"),
+    insertZone: db.prepare("INSERT INTO zones (name, zone_id, created_at) VALUES (?, ?, ?)"),
+    startSession: db.prepare(
+      `UPDATE zones SET generation = generation + 1, instance_id = @instanceId, store_id = @storeId,
+         upstream_watermark = CASE WHEN store_id = @storeId THEN upstream_watermark ELSE 0 END,
+         connected_at = @at, last_seen_at = @at, last_mode = @mode, last_error = NULL,
+         sessions_full = sessions_full + (@mode = 'full'),
+         sessions_incremental = sessions_incremental + (@mode = 'incremental'),
+         sessions_reconcile = sessions_reconcile + (@mode = 'reconcile')
+       WHERE name = @name`,
+    ),
+    recordProgress: db.prepare(
+      "UPDATE zones SET acked_revision = max(acked_revision, ?), last_seen_at = ? WHERE name = ? AND generation = ?",
+    ),
+    recordError: db.prepare("UPDATE zones SET last_error = ? WHERE name = ? AND generation = ?"),
+    setWatermark: db.prepare("UPDATE zones SET upstream_watermark = max(upstream_watermark, ?) WHERE name = ?"),
+    deleteZone: db.prepare("DELETE FROM zones WHERE name = ?"),
     upsertResource: db.prepare(
       `INSERT INTO resources (type, mesh, zone, name, labels, spec, content_hash, revision, creation_time, modification_time)
        VALUES (@type, @mesh, @zone, @name, @labels, @spec, @contentHash, @revision, @creationTime, @modificationTime)
@@ -237,6 +319,76 @@ export function createSqliteStore(options: SqliteStoreOptions) {
 
     changesSince(after: Revision, limit: number): ChangeRow[] {
       return s.changesSince.all(after, limit);
+    },
+
+    /** Revisions at or below this one were compacted away: a cursor below it cannot resume. */
+    compactedThrough(): Revision {
+      return Number(s.getMeta.get("compacted_through") ?? 0) as Revision;
+    },
+
+    /** Deletes change rows up to `through` and moves the horizon; call inside a transaction. */
+    compactChanges(through: Revision): number {
+      if (through <= this.compactedThrough()) return 0;
+      const deleted = s.compactChanges.run(through).changes;
+      s.setMeta.run("compacted_through", String(through));
+      return deleted;
+    },
+
+    /** The newest revision written before `at` (epoch ms), if any. */
+    lastRevisionBefore(at: number): Revision | undefined {
+      const value = s.lastRevisionBefore.get(at) as number | null | undefined;
+      return value == null ? undefined : (value as Revision);
+    },
+
+    /** Up to `limit` resources after `position` in key order: the snapshot scan. */
+    resourcesAfter(position: ResourcePosition | undefined, limit: number): ResourceRow[] {
+      const p = position ?? { type: "", mesh: "", zone: "", name: "" };
+      return s.resourcesAfter.all(p.type, p.mesh, p.zone, p.name, limit).map(toResource);
+    },
+
+    resourcesOfZone(zone: string): ResourceRow[] {
+      return s.resourcesOfZone.all(zone).map(toResource);
+    },
+
+    getZone(name: string): ZoneRow | undefined {
+      const record = s.getZone.get(name);
+      return record ? toZone(record) : undefined;
+    },
+
+    listZones(offset: number, size: number): Page<ZoneRow> {
+      const total = s.countZones.get()?.n ?? 0;
+      return { total, items: s.listZones.all(size, offset).map(toZone) };
+    },
+
+    /** Registers the zone if new, then starts a session: generation + 1, counted by mode. */
+    startZoneSession(session: {
+      name: string;
+      zoneId: string;
+      instanceId: string;
+      storeId: string;
+      mode: SyncModeName;
+      at: number;
+    }): ZoneRow {
+      if (!s.getZone.get(session.name)) s.insertZone.run(session.name, session.zoneId, session.at);
+      s.startSession.run(session);
+      return toZone(s.getZone.get(session.name) as ZoneRecord);
+    },
+
+    /** Progress of a session; ignored when a newer session (generation) has taken over. */
+    recordZoneProgress(name: string, generation: number, ackedRevision: number, lastSeenAt: number): void {
+      s.recordProgress.run(ackedRevision, lastSeenAt, name, generation);
+    },
+
+    recordZoneError(name: string, generation: number, error: string): void {
+      s.recordError.run(error, name, generation);
+    },
+
+    setUpstreamWatermark(name: string, watermark: number): void {
+      s.setWatermark.run(watermark, name);
+    },
+
+    deleteZone(name: string): void {
+      s.deleteZone.run(name);
     },
 
     leaseByIp(ip: string): LeaseRow | undefined {

@@ -41,7 +41,15 @@ export interface LeaseRow extends ServiceIdentity {
   readonly releasedAt: number | null;
 }
 
-export type LeaseEventKind = "allocate" | "rebind" | "release" | "reclaim" | "pin" | "delete";
+export type LeaseEventKind =
+  | "allocate"
+  | "rebind"
+  | "release"
+  | "reclaim"
+  | "pin"
+  | "delete"
+  | "adopt"
+  | "adopt-conflict";
 
 export interface LeaseEventRow extends ServiceIdentity {
   readonly id: number;
@@ -55,4 +63,22 @@ export interface LeaseEventRow extends ServiceIdentity {
 export interface Page<T> {
   readonly total: number;
   readonly items: readonly T[];
+}
+
+export type SyncModeName = "full" | "incremental" | "reconcile";
+
+export interface ZoneRow {
+  readonly name: string;
+  readonly zoneId: string;
+  readonly generation: number;
+  readonly instanceId: string;
+  readonly storeId: string;
+  readonly upstreamWatermark: number;
+  readonly ackedRevision: number;
+  readonly createdAt: number;
+  readonly connectedAt: number | null;
+  readonly lastSeenAt: number | null;
+  readonly lastMode: SyncModeName | null;
+  readonly lastError: string | null;
+  readonly sessions: Readonly<Record<SyncModeName, number>>;
 }

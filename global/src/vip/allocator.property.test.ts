@@ -227,7 +227,7 @@ function open(path: string, clock: { now: number }): { store: SqliteStore; manag
   const store = createSqliteStore({ path, synchronous: "normal" });
   const now = () => clock.now;
   const allocator = createVipAllocator(store, { ranges: RANGES, quarantineMs: QUARANTINE_MS, now });
-  return { store, manager: createManager(store, allocator, now) };
+  return { store, manager: createManager(store, allocator, { now }) };
 }
 
 function openReal(): Real {

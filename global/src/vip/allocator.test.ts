@@ -33,7 +33,7 @@ function setup() {
     quarantineMs: QUARANTINE_MS,
     now: () => clock.now,
   });
-  const manager = createManager(store, allocator, () => clock.now);
+  const manager = createManager(store, allocator, { now: () => clock.now });
   const id = (name: string) => ({ mesh: "default", zone: "", name });
   return {
     clock,

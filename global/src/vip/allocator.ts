@@ -25,6 +25,11 @@ export interface VipAllocatorOptions {
 
 export type VipAllocator = ReturnType<typeof createVipAllocator>;
 
+export type AdoptOutcome =
+  | { readonly result: "adopted"; readonly lease: LeaseRow }
+  | { readonly result: "held" }
+  | { readonly result: "refused"; readonly reason: string };
+
 export function identityText(id: ServiceIdentity): string {
   return id.zone === "" ? `${id.mesh}/${id.name}` : `${id.mesh}/${id.zone}/${id.name}`;
 }
@@ -196,6 +201,60 @@ export function createVipAllocator(store: SqliteStore, options: VipAllocatorOpti
         at,
       );
       return { lease, created: true };
+    },
+
+    /**
+     * Re-adopts an address a zone reports for `id` after this database was replaced, so the VIP
+     * survives the loss. Like a pin it never takes an address from another identity and never moves
+     * an identity; a refused claim is audited as `adopt-conflict` and returned with its reason.
+     */
+    adopt(rawIp: string, id: ServiceIdentity, serviceExists: boolean, source: string): AdoptOutcome {
+      const at = now();
+      let parsed: ReturnType<typeof parseIp>;
+      try {
+        parsed = parseIp(rawIp);
+      } catch (error) {
+        return { result: "refused", reason: error instanceof Error ? error.message : String(error) };
+      }
+      const refuse = (reason: string): AdoptOutcome => {
+        const claimed: LeaseRow = {
+          ...id,
+          ip: parsed.ip,
+          ipKey: ipKey(parsed.value, parsed.family),
+          family: parsed.family,
+          state: "released",
+          pinned: false,
+          leasedAt: at,
+          releasedAt: at,
+        };
+        record("adopt-conflict", claimed, `${source}: ${reason}`, at);
+        return { result: "refused", reason };
+      };
+      if (!rangeOf(options.ranges, parsed)) return refuse(`${parsed.ip} is outside the VIP ranges`);
+      const holder = store.leaseByIp(parsed.ip);
+      if (holder && identityText(holder) !== identityText(id)) {
+        return refuse(`${parsed.ip} is already leased to ${identityText(holder)}; a lease is never stolen`);
+      }
+      const current = store.leaseOf(id, parsed.family);
+      if (current) {
+        return current.ip === parsed.ip
+          ? { result: "held" }
+          : refuse(`${identityText(id)} already holds ${current.ip}`);
+      }
+      const lease: LeaseRow = {
+        ...id,
+        ip: parsed.ip,
+        ipKey: ipKey(parsed.value, parsed.family),
+        family: parsed.family,
+        state: serviceExists ? "bound" : "released",
+        pinned: false,
+        leasedAt: at,
+        // Not live here yet: quarantined from now, so the service gets it back when it returns.
+        releasedAt: serviceExists ? null : at,
+      };
+      store.insertLease(lease);
+      record("adopt", lease, `${source}: re-adopted after the database was replaced`, at);
+      return { result: "adopted", lease };
     },
 
     /** Operator removal of a lease that no live service holds. */

@@ -1,4 +1,5 @@
 import { sql as initial } from "./0001-initial.js";
+import { sql as zones } from "./0002-zones.js";
 
 export interface Migration {
   readonly version: number;
@@ -7,4 +8,7 @@ export interface Migration {
 }
 
 /** Applied in order, each in its own transaction; `PRAGMA user_version` records the last one. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "initial", sql: initial }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "initial", sql: initial },
+  { version: 2, name: "zones", sql: zones },
+];

@@ -1,0 +1,22 @@
+// Change-log compaction by count and by age. The horizon (`compacted_through`) is what makes it
+// safe: a zone whose cursor is behind it is sent to RECONCILE, so a delete it never saw is still
+// delivered (as the absence of the key from the global's inventory).
+import type { SqliteStore } from "../store/sqlite-store.js";
+
+export interface CompactionOptions {
+  /** Entries kept: revisions at or below head - maxEntries go. */
+  readonly maxEntries: number;
+  /** Entries written before now - maxAgeMs go. */
+  readonly maxAgeMs: number;
+  readonly now: number;
+}
+
+/** Compacts if the log is over either limit; returns how many entries were removed. */
+export function compactChangeLog(store: SqliteStore, options: CompactionOptions): number {
+  const head = store.headRevision();
+  let horizon = head - options.maxEntries;
+  const aged = store.lastRevisionBefore(options.now - options.maxAgeMs);
+  if (aged !== undefined && aged > horizon) horizon = aged;
+  if (horizon <= store.compactedThrough()) return 0;
+  return store.transaction(() => store.compactChanges(horizon as never));
+}

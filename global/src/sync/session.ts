@@ -1,0 +1,440 @@
+// One zone's sync stream on the global (docs/sync-protocol.md). Messages are handled one at a time,
+// in order; writes wait for the stream's buffer to drain; every way the stream can end goes through
+// `end()`, which logs it once with its status.
+import { randomUUID } from "node:crypto";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import {
+  type Inventory,
+  preEncoded,
+  SyncMode,
+  type SyncRequest,
+  type SyncResponse,
+  SyncResponseSchema,
+  type UpstreamChanges,
+} from "@mooring/proto";
+import { isMooringError, keyFromProto, type Logger } from "@mooring/shared";
+import type { InventoryClaim } from "../manager/zones.js";
+import type { SyncModeName } from "../store/types.js";
+import { createBatchBuilder, type EncodedBatch, encodeDelete } from "./encode.js";
+import { chooseMode, StreamError, type ValidHello, validateHello } from "./hello.js";
+import { keyText, type SyncHub } from "./hub.js";
+
+export type SyncCall = grpc.ServerDuplexStream<SyncRequest, SyncResponse>;
+
+const MODES: Record<SyncModeName, SyncMode> = {
+  full: SyncMode.FULL,
+  incremental: SyncMode.INCREMENTAL,
+  reconcile: SyncMode.RECONCILE,
+};
+
+/** Resources read per step of a snapshot or reconcile scan. */
+const SCAN_PAGE = 500;
+/** A zone silent for this many heartbeat intervals is gone. */
+const HEARTBEAT_TOLERANCE = 3;
+
+export interface SyncSession {
+  readonly id: string;
+  instanceId(): string | undefined;
+  /** Sends whatever the change log holds beyond what this zone was sent (no-op while busy). */
+  kick(): void;
+  ackedRevision(): number;
+  lastSeenAt(): number | undefined;
+  /** Ends the stream: a Goodbye first when `final` is given, then the status. */
+  end(code: grpc.status, reason: string, final?: boolean): void;
+}
+
+type Phase = "hello" | "inventory" | "initial" | "live" | "ended";
+
+interface InventoryState {
+  readonly hashes: Map<string, string>;
+  readonly claims: InventoryClaim[];
+  readonly upstream: UpstreamChanges[];
+}
+
+export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
+  const { store, metrics, heartbeatMs } = hub.options;
+  const id = randomUUID();
+  let log: Logger = hub.log.child({ session: id });
+  let phase: Phase = "hello";
+  let hello: ValidHello | undefined;
+  let generation = 0;
+  let sent = 0;
+  let acked = 0;
+  let lastSeen = hub.now();
+  let pumping = false;
+  let inventory: InventoryState | undefined;
+  let chain: Promise<void> = Promise.resolve();
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  function encodeResponse(response: MessageInitShape<typeof SyncResponseSchema>["message"]): SyncResponse {
+    return create(SyncResponseSchema, { message: response });
+  }
+
+  /** Resolves when the frame is handed to the stream and its buffer has room again (or it ended). */
+  async function write(message: SyncResponse): Promise<void> {
+    if (phase === "ended") return;
+    if (call.write(message)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        call.off("drain", done);
+        call.off("close", done);
+        call.off("error", done);
+        resolve();
+      };
+      call.on("drain", done);
+      call.on("close", done);
+      call.on("error", done);
+    });
+  }
+
+  async function writeFrames(frames: readonly Buffer[]): Promise<void> {
+    for (const frame of frames) {
+      await write(preEncoded(SyncResponseSchema, frame));
+      metrics.syncBytesSent.inc(frame.byteLength);
+    }
+  }
+
+  async function sendBatch(batch: EncodedBatch): Promise<void> {
+    await writeFrames(batch.frames);
+    if (phase === "ended") return;
+    sent = batch.to;
+    metrics.syncResourcesSent.inc(batch.resources);
+  }
+
+  function end(code: grpc.status, reason: string, final?: boolean): void {
+    if (phase === "ended") return;
+    if (final !== undefined) {
+      call.write(encodeResponse({ case: "goodbye", value: { reason, final } }));
+    }
+    phase = "ended";
+    clearInterval(heartbeat);
+    const codeName = grpc.status[code] ?? String(code);
+    metrics.syncStreamsClosed.inc({ code: codeName });
+    const fields = { zone: hello?.zone, generation, code: codeName, reason };
+    if (code === grpc.status.OK) log.info(fields, "sync stream closed");
+    else log.warn(fields, "sync stream ended");
+    if (hello) {
+      hub.unregister(hello.zone, session);
+      if (store.isOpen()) {
+        store.recordZoneProgress(hello.zone, generation, acked, lastSeen);
+        if (code !== grpc.status.OK) store.recordZoneError(hello.zone, generation, `${codeName}: ${reason}`);
+      }
+    }
+    if (code === grpc.status.OK) call.end();
+    else call.emit("error", { code, details: reason });
+  }
+
+  function fail(error: unknown): void {
+    if (error instanceof StreamError) end(error.code, error.message);
+    else if (isMooringError(error) && error.code === "STALE_SESSION") end(grpc.status.ABORTED, error.message);
+    else {
+      log.error({ err: error }, "sync session failed");
+      end(grpc.status.INTERNAL, "internal error on the global; see its log");
+    }
+  }
+
+  /** Live phase: catch up from the change log, one batch at a time, never two pumps at once. */
+  async function pump(): Promise<void> {
+    if (pumping || phase !== "live") return;
+    pumping = true;
+    try {
+      while (phase === "live") {
+        const batch = hub.batchFrom(sent);
+        if (batch === undefined) break;
+        if (batch === "compacted") {
+          end(grpc.status.ABORTED, `fell behind the change-log horizon (at revision ${sent}); reconnect to reconcile`);
+          break;
+        }
+        await sendBatch(batch);
+      }
+    } catch (error) {
+      fail(error);
+    } finally {
+      pumping = false;
+    }
+  }
+
+  async function sendSnapshot(): Promise<void> {
+    const head = store.headRevision();
+    const builder = createBatchBuilder(0, head, hub.options.maxMessageBytes);
+    let position: Parameters<typeof store.resourcesAfter>[0];
+    for (;;) {
+      const rows = store.resourcesAfter(position, SCAN_PAGE);
+      for (const row of rows) builder.upsert(hub.encodeRow(row));
+      await writeFrames(builder.take());
+      if (rows.length < SCAN_PAGE || phase === "ended") break;
+      position = rows.at(-1);
+    }
+    const batch = builder.finish();
+    await writeFrames(batch.frames);
+    metrics.syncResourcesSent.inc(batch.resources);
+    sent = head;
+    log.info({ resources: batch.resources, revision: head }, "snapshot sent");
+  }
+
+  /** RECONCILE, once the zone's inventory is complete: adopt its VIPs if needed, then send the difference. */
+  async function reconcile(state: InventoryState): Promise<void> {
+    const zone = hello?.zone ?? "";
+    if (hello?.cursor && hello.cursor.epoch !== store.epoch) {
+      const result = hub.options.zones.adopt(state.claims, `inventory of zone ${zone}`);
+      for (const refusal of result.refused) log.warn(refusal, "VIP claim from a zone inventory refused");
+      log.info({ adopted: result.adopted, held: result.held, refused: result.refused.length }, "VIPs re-adopted");
+    }
+    for (const upstream of state.upstream) await applyUpstream(upstream);
+    const head = store.headRevision();
+    const builder = createBatchBuilder(0, head, hub.options.maxMessageBytes);
+    const remaining = new Map(state.hashes);
+    let position: Parameters<typeof store.resourcesAfter>[0];
+    let same = 0;
+    for (;;) {
+      const rows = store.resourcesAfter(position, SCAN_PAGE);
+      for (const row of rows) {
+        const key = keyText(row);
+        const held = remaining.get(key);
+        remaining.delete(key);
+        if (held === `${row.contentHash}|${store.boundIpsOf(row).join(",")}`) same++;
+        else builder.upsert(hub.encodeRow(row));
+      }
+      await writeFrames(builder.take());
+      if (rows.length < SCAN_PAGE || phase === "ended") break;
+      position = rows.at(-1);
+    }
+    for (const key of remaining.keys()) {
+      const [, mesh = "", zoneOfKey = "", name = ""] = key.split("/");
+      builder.delete(encodeDelete({ mesh, zone: zoneOfKey, name }));
+    }
+    const batch = builder.finish();
+    await writeFrames(batch.frames);
+    metrics.syncResourcesSent.inc(batch.resources);
+    sent = head;
+    log.info(
+      { sent: batch.resources, deleted: remaining.size, unchanged: same, revision: head },
+      "reconciled with the zone's inventory",
+    );
+  }
+
+  async function applyUpstream(message: UpstreamChanges): Promise<void> {
+    const zone = hello?.zone ?? "";
+    if (message.zoneRevision === 0n || message.zoneRevision > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new StreamError(grpc.status.INVALID_ARGUMENT, "upstream.zone_revision must be a revision above 0");
+    }
+    const result = hub.options.zones.applyUpstream(zone, generation, {
+      zoneRevision: Number(message.zoneRevision),
+      upserts: message.upserts,
+      deletes: message.deletes,
+    });
+    metrics.syncResourcesReceived.inc({ outcome: "applied" }, result.applied);
+    metrics.syncResourcesReceived.inc({ outcome: "unchanged" }, result.unchanged);
+    metrics.syncResourcesReceived.inc({ outcome: "rejected" }, result.rejected.length);
+    for (const rejected of result.rejected) {
+      log.warn(
+        { key: rejected.key && keyFromProto(rejected.key), code: rejected.code, reason: rejected.message },
+        "upstream resource rejected",
+      );
+    }
+    await write(
+      encodeResponse({
+        case: "upstreamAck",
+        value: {
+          zoneRevision: message.zoneRevision,
+          rejected: result.rejected.map((r) => ({ key: r.key, code: r.code, message: r.message })),
+        },
+      }),
+    );
+    if (result.applied > 0) hub.notify();
+  }
+
+  async function start(first: SyncRequest): Promise<void> {
+    if (first.message.case !== "hello") {
+      throw new StreamError(
+        grpc.status.INVALID_ARGUMENT,
+        `the first message on a sync stream must be Hello, not ${first.message.case ?? "an empty message"}`,
+      );
+    }
+    const valid = validateHello(first.message.value);
+    hello = valid;
+    log = log.child({ zone: valid.zone });
+    const { mode, why } = chooseMode(valid, {
+      epoch: store.epoch,
+      head: store.headRevision(),
+      compactedThrough: store.compactedThrough(),
+    });
+    const row = store.transaction(() =>
+      store.startZoneSession({
+        name: valid.zone,
+        zoneId: store.getZone(valid.zone)?.zoneId ?? randomUUID(),
+        instanceId: valid.instanceId,
+        storeId: valid.storeId,
+        mode,
+        at: hub.now(),
+      }),
+    );
+    generation = row.generation;
+    const previous = hub.register(valid.zone, session);
+    if (previous) {
+      // The same process reconnecting (its old stream half-dead) needs no goodbye; another process
+      // claiming the name is told why it is being stopped, and must not come back on its own.
+      const sameProcess = previous.instanceId() === valid.instanceId;
+      const by = sameProcess ? "a newer session of the same instance" : `instance ${valid.instanceId}`;
+      previous.end(
+        grpc.status.ABORTED,
+        `superseded by ${by} (generation ${generation})`,
+        sameProcess ? undefined : true,
+      );
+    }
+    metrics.syncSessions.inc({ mode });
+    acked = valid.cursor?.epoch === store.epoch ? valid.cursor.revision : 0;
+    log.info({ mode, why, generation, instance: valid.instanceId, version: valid.version }, "zone connected");
+    await write(
+      encodeResponse({
+        case: "welcome",
+        value: {
+          sessionId: id,
+          generation: BigInt(generation),
+          mode: MODES[mode],
+          globalEpoch: store.epoch,
+          headRevision: BigInt(store.headRevision()),
+          upstreamWatermark: BigInt(row.upstreamWatermark),
+          heartbeatIntervalMs: heartbeatMs,
+        },
+      }),
+    );
+    heartbeat = setInterval(beat, heartbeatMs);
+    if (mode === "reconcile") {
+      phase = "inventory";
+      inventory = { hashes: new Map(), claims: [], upstream: [] };
+      return;
+    }
+    phase = "initial";
+    if (mode === "full") {
+      await sendSnapshot();
+    } else {
+      sent = valid.cursor?.revision ?? 0;
+      // Nothing to resume: an empty batch still tells the zone it is in sync.
+      if (sent === store.headRevision())
+        await sendBatch(createBatchBuilder(sent, sent, hub.options.maxMessageBytes).finish());
+    }
+    goLive();
+  }
+
+  function goLive(): void {
+    if (phase === "ended") return;
+    phase = "live";
+    void pump();
+  }
+
+  function beat(): void {
+    const silent = hub.now() - lastSeen;
+    if (silent > heartbeatMs * HEARTBEAT_TOLERANCE) {
+      end(grpc.status.UNAVAILABLE, `no message from the zone for ${silent} ms; marking it offline`);
+      return;
+    }
+    if (hello && store.isOpen()) store.recordZoneProgress(hello.zone, generation, acked, lastSeen);
+    void write(encodeResponse({ case: "heartbeat", value: { sentAtUnixMs: BigInt(hub.now()) } }));
+  }
+
+  async function handle(request: SyncRequest): Promise<void> {
+    if (phase === "ended") return;
+    lastSeen = hub.now();
+    if (phase === "hello") return start(request);
+    const message = request.message;
+    switch (message.case) {
+      case "hello":
+        throw new StreamError(grpc.status.INVALID_ARGUMENT, "a second Hello on the same stream");
+      case "heartbeat":
+        return;
+      case "ack": {
+        const revision = Number(message.value.revision);
+        if (message.value.revision > BigInt(sent)) {
+          throw new StreamError(
+            grpc.status.INVALID_ARGUMENT,
+            `ack.revision ${message.value.revision} is beyond the last revision sent (${sent})`,
+          );
+        }
+        acked = Math.max(acked, revision);
+        return;
+      }
+      case "nack":
+        metrics.syncNacks.inc(message.value.errors.length);
+        log.warn(
+          {
+            revision: String(message.value.revision),
+            errors: message.value.errors.map((e) => ({
+              key: e.key && keyFromProto(e.key),
+              code: e.code,
+              message: e.message,
+            })),
+          },
+          "zone could not apply resources",
+        );
+        return;
+      case "inventory":
+        return receiveInventory(message.value);
+      case "upstream":
+        if (phase === "inventory" && inventory) {
+          // Applied after the inventory: its VIPs must be re-adopted before these are leased.
+          inventory.upstream.push(message.value);
+          return;
+        }
+        return applyUpstream(message.value);
+      case "goodbye":
+        end(grpc.status.OK, `zone said goodbye: ${message.value.reason || "no reason given"}`);
+        return;
+      default:
+        throw new StreamError(grpc.status.INVALID_ARGUMENT, "an empty or unknown message on a sync stream");
+    }
+  }
+
+  async function receiveInventory(value: Inventory): Promise<void> {
+    if (phase !== "inventory" || !inventory) {
+      throw new StreamError(grpc.status.INVALID_ARGUMENT, "an Inventory outside a RECONCILE session's start");
+    }
+    for (const entry of value.entries) {
+      const parsed = keyFromProto(entry.key);
+      if (!parsed.ok) {
+        throw new StreamError(
+          grpc.status.INVALID_ARGUMENT,
+          `inventory entry: ${parsed.problems.map((p) => `${p.field} ${p.reason}`).join("; ")}`,
+        );
+      }
+      const vips = entry.vips.map((vip) => vip.ip);
+      inventory.hashes.set(keyText(parsed.id), `${entry.contentHash}|${vips.join(",")}`);
+      if (vips.length > 0) inventory.claims.push({ key: entry.key, vips, revision: Number(entry.revision) });
+    }
+    if (!value.last) return;
+    const state = inventory;
+    inventory = undefined;
+    phase = "initial";
+    await reconcile(state);
+    goLive();
+  }
+
+  call.on("data", (request: SyncRequest) => {
+    chain = chain.then(() => handle(request)).catch(fail);
+  });
+  call.on("end", () => end(grpc.status.OK, "the zone closed the stream"));
+  call.on("error", (error: unknown) => {
+    // Cancelled by the zone or the transport: nothing more can be written.
+    if (phase !== "ended") {
+      phase = "ended";
+      clearInterval(heartbeat);
+      metrics.syncStreamsClosed.inc({ code: "CANCELLED" });
+      log.info({ zone: hello?.zone, err: error }, "sync stream dropped by the zone or the network");
+      if (hello) {
+        hub.unregister(hello.zone, session);
+        if (store.isOpen()) store.recordZoneProgress(hello.zone, generation, acked, lastSeen);
+      }
+    }
+  });
+
+  const session: SyncSession = {
+    id,
+    instanceId: () => hello?.instanceId,
+    kick: () => void pump(),
+    ackedRevision: () => acked,
+    lastSeenAt: () => lastSeen,
+    end,
+  };
+  return session;
+}

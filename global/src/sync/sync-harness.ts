@@ -1,0 +1,167 @@
+// Test support for the sync protocol: a real global in this process (SQLite in a temp dir, gRPC and
+// REST on 127.0.0.1:0) and a scripted zone speaking raw protocol messages to it.
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import {
+  type Changes,
+  createClient,
+  type SyncRequestSchema as RequestSchemaType,
+  SyncRequestSchema,
+  type SyncResponse,
+  ZoneSyncService,
+} from "@mooring/proto";
+import { createLogger } from "@mooring/shared";
+import { loadGlobalConfig } from "../config.js";
+import { type RunningGlobal, startGlobal } from "../main.js";
+
+export interface TestGlobal {
+  readonly running: RunningGlobal;
+  readonly dataDir: string;
+  readonly http: string;
+  restart(env?: Record<string, string>): Promise<TestGlobal>;
+  close(): Promise<void>;
+}
+
+export async function startTestGlobal(env: Record<string, string> = {}, dataDir?: string): Promise<TestGlobal> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), "mooring-sync-"));
+  const config = loadGlobalConfig(
+    [],
+    {
+      MOORING_DATA_DIR: dir,
+      MOORING_HTTP_ADDR: "127.0.0.1:0",
+      MOORING_GRPC_ADDR: "127.0.0.1:0",
+      MOORING_DB_SYNC: "normal",
+      ...env,
+    },
+    "test",
+  );
+  const running = await startGlobal(config, createLogger({ level: "silent", service: "global" }));
+  return {
+    running,
+    dataDir: dir,
+    http: `http://${running.httpAddress}`,
+    async restart(next = env) {
+      await running.close();
+      return startTestGlobal(next, dir);
+    },
+    async close() {
+      await running.close();
+      if (!dataDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+type Request = MessageInitShape<typeof RequestSchemaType>["message"];
+
+/** A zone driven message by message: everything the global sends is recorded in order. */
+export class ScriptedZone {
+  readonly received: SyncResponse[] = [];
+  readonly status: Promise<grpc.ServiceError | "ended">;
+  private readonly client: ReturnType<typeof createClient<typeof ZoneSyncService>>;
+  private readonly stream: grpc.ClientDuplexStream<
+    MessageInitShape<typeof SyncRequestSchema> & { $typeName: "mooring.v1.SyncRequest" },
+    SyncResponse
+  >;
+  private waiters: Array<() => void> = [];
+
+  constructor(address: string, options: grpc.ClientOptions = {}) {
+    this.client = createClient(ZoneSyncService, address, grpc.credentials.createInsecure(), options);
+    this.stream = this.client.sync() as never;
+    this.stream.on("data", (message: SyncResponse) => {
+      this.received.push(message);
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    this.status = new Promise((resolve) => {
+      this.stream.on("error", (error: grpc.ServiceError) => {
+        resolve(error);
+        for (const wake of this.waiters.splice(0)) wake();
+      });
+      this.stream.on("end", () => {
+        resolve("ended");
+        for (const wake of this.waiters.splice(0)) wake();
+      });
+    });
+  }
+
+  send(message: Request): void {
+    this.stream.write(create(SyncRequestSchema, { message }) as never);
+  }
+
+  hello(fields: {
+    zone: string;
+    cursor?: { globalEpoch: string; revision: bigint };
+    instanceId?: string;
+    storeId?: string;
+    reconcile?: boolean;
+  }): void {
+    this.send({
+      case: "hello",
+      value: {
+        instanceId: randomUUID(),
+        storeId: randomUUID(),
+        version: "test",
+        ...fields,
+      },
+    });
+  }
+
+  /** Waits until `predicate` holds over what was received, or fails after `timeoutMs`. */
+  async until(predicate: (received: SyncResponse[]) => boolean, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate(this.received)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out; received: ${this.received.map((m) => m.message.case).join(",")}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  changes(): Changes[] {
+    return this.received.flatMap((m) => (m.message.case === "changes" ? [m.message.value] : []));
+  }
+
+  /** Waits for a batch to complete (a Changes with last) beyond those already seen, acks it. */
+  async syncedBatches(count: number): Promise<Changes[]> {
+    await this.until(() => this.changes().filter((c) => c.last).length >= count);
+    return this.changes();
+  }
+
+  close(): void {
+    this.stream.end();
+    this.client.close();
+  }
+
+  cancel(): void {
+    this.stream.cancel();
+    this.client.close();
+  }
+}
+
+export async function putService(
+  http: string,
+  mesh: string,
+  name: string,
+  port = 80,
+): Promise<Record<string, unknown>> {
+  const response = await fetch(`${http}/meshes/${mesh}/meshservices/${name}`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ spec: { ports: [{ port }] } }),
+  });
+  if (response.status >= 300) throw new Error(`PUT ${name}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as Record<string, unknown>;
+}
+
+export async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}

@@ -1,0 +1,361 @@
+// The global's side of the sync protocol, driven message by message by a scripted zone over a real
+// gRPC stream to a real global (SQLite in a temp dir).
+import { randomUUID } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import { type Changes, SyncMode } from "@mooring/proto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { getJson, putService, ScriptedZone, startTestGlobal, type TestGlobal } from "./sync-harness.js";
+
+let global: TestGlobal;
+const zones: ScriptedZone[] = [];
+
+function zone(options?: grpc.ClientOptions): ScriptedZone {
+  const z = new ScriptedZone(global.running.grpcAddress, options);
+  zones.push(z);
+  return z;
+}
+
+function welcome(z: ScriptedZone) {
+  const first = z.received[0];
+  if (first?.message.case !== "welcome") throw new Error(`expected Welcome, got ${first?.message.case}`);
+  return first.message.value;
+}
+
+const names = (changes: Changes[]) => changes.flatMap((c) => c.upserts.map((u) => u.key?.name ?? "")).sort();
+
+beforeEach(async () => {
+  global = await startTestGlobal({ MOORING_SYNC_HEARTBEAT: "200ms" });
+});
+
+afterEach(async () => {
+  for (const z of zones.splice(0)) z.cancel();
+  await global.close();
+});
+
+describe("session start", () => {
+  it("sends a first connect (no cursor) a FULL snapshot with VIPs, then live changes", async () => {
+    for (const name of ["a", "b", "c"]) await putService(global.http, "default", name);
+    const z = zone();
+    z.hello({ zone: "zone-1" });
+    const [snapshot] = await z.syncedBatches(1);
+    const w = welcome(z);
+    expect(w.mode).toBe(SyncMode.FULL);
+    expect(w.headRevision).toBe(3n);
+    expect(names([snapshot as Changes])).toEqual(["a", "b", "c"]);
+    expect(snapshot?.toRevision).toBe(3n);
+    expect(snapshot?.upserts.map((u) => u.vips[0]?.ip)).toEqual(["241.0.0.1", "241.0.0.2", "241.0.0.3"]);
+
+    await putService(global.http, "default", "d");
+    const all = await z.syncedBatches(2);
+    const live = all.at(-1) as Changes;
+    expect([live.fromRevision, live.toRevision, live.last]).toEqual([3n, 4n, true]);
+    expect(names([live])).toEqual(["d"]);
+  });
+
+  it("resumes a cursor in the same epoch incrementally: only keys changed after it, deletes as tombstones", async () => {
+    for (const name of ["a", "b", "c"]) await putService(global.http, "default", name);
+    const epoch = welcomeEpoch(await readyz());
+    await putService(global.http, "default", "a", 81);
+    await fetch(`${global.http}/meshes/default/meshservices/b`, { method: "DELETE" });
+    await putService(global.http, "default", "a", 82);
+    const z = zone();
+    z.hello({ zone: "zone-1", cursor: { globalEpoch: epoch, revision: 3n } });
+    const [batch] = await z.syncedBatches(1);
+    expect(welcome(z).mode).toBe(SyncMode.INCREMENTAL);
+    expect(names([batch as Changes])).toEqual(["a"]);
+    expect(batch?.upserts[0]?.spec?.ports[0]?.port).toBe(82);
+    expect(batch?.deletes.map((d) => d.name)).toEqual(["b"]);
+    expect([batch?.fromRevision, batch?.toRevision]).toEqual([3n, 6n]);
+  });
+
+  it("answers a cursor already at the head with one empty batch", async () => {
+    await putService(global.http, "default", "a");
+    const z = zone();
+    z.hello({ zone: "zone-1", cursor: { globalEpoch: welcomeEpoch(await readyz()), revision: 1n } });
+    const [batch] = await z.syncedBatches(1);
+    expect(welcome(z).mode).toBe(SyncMode.INCREMENTAL);
+    expect([batch?.upserts.length, batch?.deletes.length, batch?.last]).toEqual([0, 0, true]);
+  });
+
+  it("reconciles a cursor from another epoch: only differing resources move, unknown keys are deleted", async () => {
+    const a = await putService(global.http, "default", "a");
+    const b = await putService(global.http, "default", "b");
+    const vipOf = (s: Record<string, unknown>) =>
+      (s.status as { vips: Array<{ ip: string }> }).vips.map((v) => ({ ip: v.ip }));
+    const z = zone();
+    z.hello({ zone: "zone-1", cursor: { globalEpoch: randomUUID(), revision: 40n } });
+    await z.until((r) => r.length >= 1);
+    expect(welcome(z).mode).toBe(SyncMode.RECONCILE);
+    z.send({
+      case: "inventory",
+      value: {
+        last: true,
+        entries: [
+          {
+            key: { type: "MeshService", mesh: "default", name: "a" },
+            contentHash: a.contentHash as string,
+            vips: vipOf(a),
+          },
+          { key: { type: "MeshService", mesh: "default", name: "b" }, contentHash: "stale", vips: vipOf(b) },
+          { key: { type: "MeshService", mesh: "default", name: "gone" }, contentHash: "x", vips: [] },
+        ],
+      },
+    });
+    const [batch] = await z.syncedBatches(1);
+    expect(names([batch as Changes])).toEqual(["b"]);
+    expect(batch?.deletes.map((d) => d.name)).toEqual(["gone"]);
+  });
+
+  it("re-adopts the VIPs a zone holds when the database was replaced, so re-created services keep them", async () => {
+    const z = zone();
+    z.hello({ zone: "zone-1", cursor: { globalEpoch: randomUUID(), revision: 7n } });
+    await z.until((r) => r.length >= 1);
+    z.send({
+      case: "inventory",
+      value: {
+        last: true,
+        entries: [
+          {
+            key: { type: "MeshService", mesh: "default", name: "a" },
+            contentHash: "h",
+            vips: [{ ip: "241.0.0.9" }],
+            revision: 5n,
+          },
+          // Claims the same address for another identity with an older revision: refused, audited.
+          {
+            key: { type: "MeshService", mesh: "default", name: "b" },
+            contentHash: "h",
+            vips: [{ ip: "241.0.0.9" }],
+            revision: 2n,
+          },
+        ],
+      },
+    });
+    await z.syncedBatches(1);
+    const created = await putService(global.http, "default", "a");
+    expect(created.status).toEqual({ vips: [{ ip: "241.0.0.9" }] });
+    const lease = await getJson(`${global.http}/vips/241.0.0.9`);
+    const events = (lease.body.events as Array<{ event: string; name: string }>).map((e) => `${e.event}:${e.name}`);
+    expect(events).toContain("adopt:a");
+    expect(events).toContain("adopt-conflict:b");
+    const other = await putService(global.http, "default", "b");
+    expect(other.status).not.toEqual({ vips: [{ ip: "241.0.0.9" }] });
+  });
+});
+
+describe("streams that are refused", () => {
+  const cases: Array<[string, (z: ScriptedZone) => void, grpc.status, RegExp]> = [
+    [
+      "a first message that is not Hello",
+      (z) => z.send({ case: "ack", value: { revision: 1n } }),
+      grpc.status.INVALID_ARGUMENT,
+      /first message .* must be Hello, not ack/,
+    ],
+    [
+      "a malformed zone name",
+      (z) => z.hello({ zone: "Zone_1" }),
+      grpc.status.INVALID_ARGUMENT,
+      /hello\.zone: "Zone_1"/,
+    ],
+    [
+      "an instance id that is not a UUID",
+      (z) => z.hello({ zone: "zone-1", instanceId: "me" }),
+      grpc.status.INVALID_ARGUMENT,
+      /hello\.instance_id: must be a UUID/,
+    ],
+    [
+      "an unknown (malformed) epoch",
+      (z) => z.hello({ zone: "zone-1", cursor: { globalEpoch: "epoch-9", revision: 1n } }),
+      grpc.status.INVALID_ARGUMENT,
+      /hello\.cursor\.global_epoch: "epoch-9" is not an epoch/,
+    ],
+  ];
+  for (const [what, send, code, details] of cases) {
+    it(`ends the stream on ${what} with ${grpc.status[code]}`, async () => {
+      const z = zone();
+      send(z);
+      const status = await z.status;
+      expect(status).not.toBe("ended");
+      expect((status as grpc.ServiceError).code).toBe(code);
+      expect((status as grpc.ServiceError).details).toMatch(details);
+    });
+  }
+
+  it("refuses a cursor from the future with OUT_OF_RANGE", async () => {
+    const z = zone();
+    z.hello({ zone: "zone-1", cursor: { globalEpoch: welcomeEpoch(await readyz()), revision: 99n } });
+    const status = (await z.status) as grpc.ServiceError;
+    expect(status.code).toBe(grpc.status.OUT_OF_RANGE);
+    expect(status.details).toMatch(/cursor revision 99 is ahead of head revision 0/);
+  });
+
+  it("ends an oversized frame with RESOURCE_EXHAUSTED and an undecodable one with an error, and keeps serving others", async () => {
+    const healthy = zone();
+    healthy.hello({ zone: "zone-ok" });
+    await healthy.syncedBatches(1);
+    const big = zone();
+    big.hello({ zone: "zone-1", storeId: randomUUID(), instanceId: randomUUID() });
+    await big.syncedBatches(1);
+    big.send({ case: "upstream", value: { zoneRevision: 1n, deletes: [{ name: "x".repeat(5 * 1024 * 1024) }] } });
+    expect(((await big.status) as grpc.ServiceError).code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+
+    await putService(global.http, "default", "after");
+    await healthy.syncedBatches(2);
+    expect(names(healthy.changes())).toEqual(["after"]);
+  });
+
+  it("ends a stream that acks a revision it was never sent", async () => {
+    const z = zone();
+    z.hello({ zone: "zone-1" });
+    await z.syncedBatches(1);
+    z.send({ case: "ack", value: { revision: 5n } });
+    const status = (await z.status) as grpc.ServiceError;
+    expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(status.details).toBe("ack.revision 5 is beyond the last revision sent (0)");
+  });
+});
+
+describe("fencing, heartbeats, zone records", () => {
+  it("supersedes a session when another instance claims the zone: final Goodbye, ABORTED", async () => {
+    const first = zone();
+    first.hello({ zone: "zone-1" });
+    await first.syncedBatches(1);
+    const second = zone();
+    second.hello({ zone: "zone-1" });
+    await second.syncedBatches(1);
+    const status = (await first.status) as grpc.ServiceError;
+    expect(status.code).toBe(grpc.status.ABORTED);
+    const goodbye = first.received.find((m) => m.message.case === "goodbye");
+    expect(goodbye?.message.value).toMatchObject({ final: true });
+    expect(status.details).toMatch(/superseded by instance .* \(generation 2\)/);
+    expect(welcome(second).generation).toBe(2n);
+  });
+
+  it("marks a silent zone offline after 3 heartbeats without touching its services, and online when it returns", async () => {
+    const z = zone();
+    const instanceId = randomUUID();
+    const storeId = randomUUID();
+    z.hello({ zone: "zone-1", instanceId, storeId });
+    await z.syncedBatches(1);
+    z.send({
+      case: "upstream",
+      value: {
+        zoneRevision: 1n,
+        upserts: [
+          {
+            key: { type: "MeshService", mesh: "default", zone: "zone-1", name: "own" },
+            spec: { ports: [{ port: 80 }] },
+          },
+        ],
+      },
+    });
+    await z.syncedBatches(2);
+    expect((await getJson(`${global.http}/zones/zone-1`)).body.online).toBe(true);
+    // Say nothing: the global stops hearing from the zone.
+    const status = (await z.status) as grpc.ServiceError;
+    expect(status.code).toBe(grpc.status.UNAVAILABLE);
+    const offline = await getJson(`${global.http}/zones/zone-1`);
+    expect(offline.body).toMatchObject({ online: false, upstreamWatermark: 1 });
+    const own = await getJson(`${global.http}/meshes/default/zones/zone-1/meshservices/own`);
+    expect(own.body.status).toEqual({ vips: [{ ip: "241.0.0.1" }] });
+
+    const back = zone();
+    back.hello({ zone: "zone-1", instanceId, storeId, cursor: { globalEpoch: welcome(z).globalEpoch, revision: 1n } });
+    await back.syncedBatches(1);
+    expect(welcome(back)).toMatchObject({ mode: SyncMode.INCREMENTAL, upstreamWatermark: 1n });
+    expect((await getJson(`${global.http}/zones/zone-1`)).body).toMatchObject({
+      online: true,
+      sessions: { full: 1, incremental: 1, reconcile: 0 },
+    });
+  });
+
+  it("applies upstream per resource: another zone's service is rejected, the rest applies", async () => {
+    const z = zone();
+    z.hello({ zone: "zone-1" });
+    await z.syncedBatches(1);
+    z.send({
+      case: "upstream",
+      value: {
+        zoneRevision: 3n,
+        upserts: [
+          {
+            key: { type: "MeshService", mesh: "default", zone: "zone-1", name: "mine" },
+            spec: { ports: [{ port: 80 }] },
+          },
+          {
+            key: { type: "MeshService", mesh: "default", zone: "zone-2", name: "theirs" },
+            spec: { ports: [{ port: 80 }] },
+          },
+          {
+            key: { type: "MeshService", mesh: "default", zone: "zone-1", name: "bad" },
+            spec: { ports: [{ port: 70000 }] },
+          },
+        ],
+      },
+    });
+    await z.until((r) => r.some((m) => m.message.case === "upstreamAck"));
+    const ack = z.received.find((m) => m.message.case === "upstreamAck")?.message.value as {
+      zoneRevision: bigint;
+      rejected: Array<{ key?: { name: string }; code: string }>;
+    };
+    expect(ack.zoneRevision).toBe(3n);
+    expect(ack.rejected.map((r) => `${r.key?.name}:${r.code}`)).toEqual(["theirs:ZONE_OWNED", "bad:VALIDATION_FAILED"]);
+    await z.syncedBatches(2);
+    expect(names(z.changes())).toEqual(["mine"]);
+    const refused = await fetch(`${global.http}/meshes/default/zones/zone-1/meshservices/mine`, { method: "DELETE" });
+    expect(refused.status).toBe(405);
+    expect(((await refused.json()) as { code: string }).code).toBe("ZONE_OWNED");
+  });
+
+  it("decommissions a zone: its session ends for good, its services go, their VIPs enter quarantine", async () => {
+    const z = zone();
+    z.hello({ zone: "zone-1" });
+    await z.syncedBatches(1);
+    z.send({
+      case: "upstream",
+      value: {
+        zoneRevision: 1n,
+        upserts: [
+          {
+            key: { type: "MeshService", mesh: "default", zone: "zone-1", name: "own" },
+            spec: { ports: [{ port: 80 }] },
+          },
+        ],
+      },
+    });
+    await z.syncedBatches(2);
+    const response = await fetch(`${global.http}/zones/zone-1`, { method: "DELETE" });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { removedServices: number }).removedServices).toBe(1);
+    expect(((await z.status) as grpc.ServiceError).code).toBe(grpc.status.ABORTED);
+    expect((await getJson(`${global.http}/vips/241.0.0.1`)).body.state).toBe("quarantined");
+    expect((await getJson(`${global.http}/zones/zone-1`)).status).toBe(404);
+  });
+});
+
+describe("compaction", () => {
+  it("sends a zone behind the horizon to RECONCILE and a zone within it to INCREMENTAL", async () => {
+    await global.close();
+    global = await startTestGlobal({ MOORING_CHANGELOG_MAX_ENTRIES: "5" });
+    for (let i = 0; i < 12; i++) await putService(global.http, "default", `s${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const epoch = welcomeEpoch(await readyz());
+    const behind = zone();
+    behind.hello({ zone: "zone-1", cursor: { globalEpoch: epoch, revision: 2n } });
+    await behind.until((r) => r.length >= 1);
+    expect(welcome(behind).mode).toBe(SyncMode.RECONCILE);
+    const within = zone();
+    within.hello({ zone: "zone-2", cursor: { globalEpoch: epoch, revision: 8n } });
+    const [batch] = await within.syncedBatches(1);
+    expect(welcome(within).mode).toBe(SyncMode.INCREMENTAL);
+    expect(names([batch as Changes])).toEqual(["s10", "s11", "s8", "s9"]);
+  });
+});
+
+async function readyz(): Promise<Record<string, unknown>> {
+  return (await getJson(`${global.http}/readyz`)).body;
+}
+
+function welcomeEpoch(body: Record<string, unknown>): string {
+  return body.epoch as string;
+}

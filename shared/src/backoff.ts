@@ -25,10 +25,11 @@ const BACKOFF_DEFAULTS = { initialMs: 100, maxMs: 10_000, multiplier: 2 } as con
 
 /**
  * "Equal jitter": with base = min(maxMs, initialMs * multiplier^attempts), each delay is drawn from
- * [base/2, base), so it grows like the base but never collapses to 0 (full jitter can hand out a
- * near-zero delay and turn a reconnect loop into a hot loop). Defaults: initialMs 100, maxMs 10 000,
- * multiplier 2, random Math.random. Throws a RangeError for a value that is not a finite number,
- * a non-positive delay, a multiplier below 1, or maxMs below initialMs.
+ * [base/2, base] (base itself only by floating-point rounding, as random() < 1), so it grows like
+ * the base but never collapses to 0 (full jitter can hand out a near-zero delay and turn a
+ * reconnect loop into a hot loop). Defaults: initialMs 100, maxMs 10 000, multiplier 2, random
+ * Math.random. Throws a RangeError for a value that is not a finite number, a non-positive delay,
+ * a multiplier below 1, or maxMs below initialMs.
  */
 export function createBackoff(options: BackoffOptions = {}): Backoff {
   const initialMs = options.initialMs ?? BACKOFF_DEFAULTS.initialMs;

@@ -72,6 +72,11 @@ export function createMetrics(store: SqliteStore) {
       help: "bytes of Changes frames written to zones",
       registers,
     }),
+    syncBatchesEncoded: new Counter({
+      name: "mooring_global_sync_batches_encoded_total",
+      help: "change-log batches encoded; each is shared by every zone at the same cursor",
+      registers,
+    }),
     syncResourcesReceived: new Counter({
       name: "mooring_global_sync_upstream_resources_total",
       help: "zone-owned resources received upstream, by outcome (applied, unchanged, rejected)",

@@ -74,6 +74,7 @@ export function createSyncHub(options: SyncHubOptions) {
       else builder.delete(encodeDelete(key));
     }
     const batch = builder.finish();
+    metrics.syncBatchesEncoded.inc();
     batches.set(from, batch);
     if (batches.size > CACHED_BATCHES) {
       const oldest = batches.keys().next().value;

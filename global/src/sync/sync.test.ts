@@ -143,6 +143,23 @@ describe("session start", () => {
   });
 });
 
+describe("live fan-out", () => {
+  it("encodes a new change once and writes the same batch to every zone at that cursor", async () => {
+    const connected = ["zone-1", "zone-2", "zone-3"].map((name) => {
+      const z = zone();
+      z.hello({ zone: name });
+      return z;
+    });
+    for (const z of connected) await z.syncedBatches(1);
+    const metrics = async () => (await fetch(`${global.http}/metrics`)).text();
+    const encoded = async () => Number(/^mooring_global_sync_batches_encoded_total (\d+)$/m.exec(await metrics())?.[1]);
+    const before = await encoded();
+    await putService(global.http, "default", "shared");
+    for (const z of connected) expect(names((await z.syncedBatches(2)).slice(1))).toEqual(["shared"]);
+    expect((await encoded()) - before).toBe(1);
+  });
+});
+
 describe("streams that are refused", () => {
   const cases: Array<[string, (z: ScriptedZone) => void, grpc.status, RegExp]> = [
     [

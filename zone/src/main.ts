@@ -1,0 +1,149 @@
+// Wiring only: configuration, store, manager, REST API, sync client, signals.
+import { randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { createLogger, exitOnConfigError, formatAddress, type Logger } from "@mooring/shared";
+import { build } from "./api/app.js";
+import { createSyncClient, type SyncClient } from "./client/sync-client.js";
+import { loadZoneConfig, type ZoneConfig } from "./config.js";
+import { createManager } from "./manager/manager.js";
+import { createMetrics } from "./metrics.js";
+import { createZoneStore } from "./store/zone-store.js";
+import { VERSION } from "./version.js";
+
+export { VERSION };
+
+/** The exit status of a zone the global told never to come back (superseded or decommissioned). */
+export const EXIT_FINAL_GOODBYE = 3;
+
+export interface RunningZone {
+  readonly httpAddress: string;
+  readonly client: SyncClient;
+  readonly storeId: string;
+  readonly instanceId: string;
+  close(): Promise<void>;
+}
+
+export interface StartZoneOptions {
+  /** Defaults to a fresh UUID: one per process. */
+  readonly instanceId?: string;
+  /** The reconnect backoff's jitter source; tests make it deterministic. */
+  readonly random?: () => number;
+}
+
+export async function startZone(
+  config: ZoneConfig,
+  logger: Logger,
+  options: StartZoneOptions = {},
+): Promise<RunningZone> {
+  const instanceId = options.instanceId ?? randomUUID();
+  const dataDir = config.dataDir;
+  // The local state is open and loaded before anything is served.
+  const store = createZoneStore({
+    path: join(dataDir, `zone-${config.zone}.db`),
+    synchronous: config.dbSync,
+    zone: config.zone,
+  });
+  const metrics = createMetrics(store);
+  const client = createSyncClient({
+    config,
+    store,
+    logger,
+    metrics,
+    instanceId,
+    version: VERSION,
+    ...(options.random ? { random: options.random } : {}),
+  });
+  const manager = createManager(store, {
+    zone: config.zone,
+    maxMessageBytes: config.syncMaxMessage,
+    onLocalWrite: () => client.nudge(),
+  });
+  const app = await build({ manager, store, client, metrics, logger, bodyLimit: config.httpBodyLimit });
+  try {
+    await app.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
+  } catch (error) {
+    await app.close();
+    store.close();
+    throw error;
+  }
+  const bound = app.server.address() as AddressInfo;
+  const httpAddress = formatAddress({ host: config.httpAddr.host, port: bound.port });
+  logger.info(
+    {
+      http: httpAddress,
+      zone: config.zone,
+      global: formatAddress(config.global),
+      dataDir,
+      storeId: store.storeId,
+      instanceId,
+      version: VERSION,
+    },
+    "listening",
+  );
+  client.start();
+
+  let closing: Promise<void> | undefined;
+  return {
+    httpAddress,
+    client,
+    storeId: store.storeId,
+    instanceId,
+    close() {
+      closing ??= (async () => {
+        // No new local writes first; then tell the global goodbye; the store last.
+        await app.close();
+        await client.close();
+        store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The `mooring-zone` command. */
+export async function runMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  let config: ZoneConfig;
+  try {
+    config = loadZoneConfig(argv, env, VERSION);
+  } catch (error) {
+    exitOnConfigError(error);
+  }
+  const logger = createLogger({ level: config.logLevel, service: "zone" }).child({ zone: config.zone });
+  let running: RunningZone;
+  try {
+    running = await startZone(config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, "failed to start");
+    process.exit(1);
+  }
+  let exiting = false;
+  const exit = (code: number) => {
+    running.close().then(
+      () => {
+        logger.info({ exitCode: code }, "stopped");
+        process.exit(code);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, "unclean shutdown");
+        process.exit(code === 0 ? 1 : code);
+      },
+    );
+  };
+  const stop = (signal: NodeJS.Signals) => {
+    if (exiting) return;
+    exiting = true;
+    logger.info({ signal }, "shutting down");
+    exit(0);
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  running.client.on("stopped", ({ reason, final }) => {
+    if (!final || exiting) return;
+    exiting = true;
+    // Another process of this zone took over, or the zone was decommissioned: running on would
+    // fight the new owner or resurrect a removed zone. A supervisor should not restart it blindly.
+    logger.error({ reason, exitCode: EXIT_FINAL_GOODBYE }, "the global ended this zone for good; exiting");
+    exit(EXIT_FINAL_GOODBYE);
+  });
+}

@@ -1,0 +1,363 @@
+// The zone's SQLite store. Every method is synchronous (better-sqlite3), and `transaction` runs a
+// function inside BEGIN IMMEDIATE, so a batch from the global and the cursor it advances to commit
+// whole or not at all.
+import { MESH_SERVICE, type MeshServiceSpec } from "@mooring/shared";
+import { type Db, openDatabase } from "./database.js";
+import type {
+  InventoryRow,
+  MeshServiceView,
+  OwnedRow,
+  Page,
+  ServiceIdentity,
+  SyncCursor,
+  SyncedKey,
+  SyncedRow,
+} from "./types.js";
+
+export interface ZoneStoreOptions {
+  readonly path: string;
+  readonly synchronous: "full" | "normal";
+  /** This zone's name: the zone of every service in the outbox. */
+  readonly zone: string;
+}
+
+interface MetaRecord {
+  store_id: string;
+  cursor_epoch: string | null;
+  cursor_revision: number | null;
+  zone_revision: number;
+  upstream_acked: number;
+}
+
+interface SyncedRecord {
+  type: string;
+  mesh: string;
+  zone: string;
+  name: string;
+  labels: string;
+  spec: string;
+  vips: string;
+  content_hash: string;
+  revision: number;
+  creation_time: number;
+  modification_time: number;
+}
+
+interface OwnedRecord {
+  mesh: string;
+  name: string;
+  labels: string;
+  spec: string;
+  content_hash: string;
+  zone_revision: number;
+  deleted: number;
+  creation_time: number;
+  modification_time: number;
+  rejection: string | null;
+}
+
+type ViewRecord = Omit<SyncedRecord, "type">;
+
+function toSynced(record: SyncedRecord): SyncedRow {
+  return {
+    type: record.type,
+    mesh: record.mesh,
+    zone: record.zone,
+    name: record.name,
+    labels: JSON.parse(record.labels) as Record<string, string>,
+    spec: JSON.parse(record.spec) as MeshServiceSpec,
+    vips: JSON.parse(record.vips) as string[],
+    contentHash: record.content_hash,
+    revision: record.revision,
+    creationTime: record.creation_time,
+    modificationTime: record.modification_time,
+  };
+}
+
+function toView(record: ViewRecord): MeshServiceView {
+  const { type: _type, ...view } = toSynced({ ...record, type: MESH_SERVICE });
+  return view;
+}
+
+function toOwned(record: OwnedRecord): OwnedRow {
+  return {
+    mesh: record.mesh,
+    name: record.name,
+    labels: JSON.parse(record.labels) as Record<string, string>,
+    spec: JSON.parse(record.spec) as MeshServiceSpec,
+    contentHash: record.content_hash,
+    zoneRevision: record.zone_revision,
+    deleted: record.deleted === 1,
+    creationTime: record.creation_time,
+    modificationTime: record.modification_time,
+    rejection: record.rejection,
+  };
+}
+
+/**
+ * The MeshServices the zone serves: what the global published, except that the zone's own services
+ * show the outbox's content (local edits are visible at once, tombstones hide them) with the VIPs and
+ * revision of the global's copy (none and 0 until the global has published it).
+ */
+function viewSql(filter: string): string {
+  return `
+    WITH view AS (
+      SELECT s.mesh, s.zone, s.name, s.labels, s.spec, s.vips, s.content_hash, s.revision,
+             s.creation_time, s.modification_time
+      FROM synced s
+      WHERE s.type = '${MESH_SERVICE}' AND s.mesh = @mesh
+        AND NOT (s.zone = @zone AND EXISTS (SELECT 1 FROM owned o WHERE o.mesh = s.mesh AND o.name = s.name))
+      UNION ALL
+      SELECT o.mesh, @zone, o.name, o.labels, o.spec, coalesce(s.vips, '[]'), o.content_hash,
+             coalesce(s.revision, 0), o.creation_time, o.modification_time
+      FROM owned o
+      LEFT JOIN synced s ON s.type = '${MESH_SERVICE}' AND s.mesh = o.mesh AND s.zone = @zone AND s.name = o.name
+      WHERE o.mesh = @mesh AND o.deleted = 0
+    )
+    ${filter}`;
+}
+
+export type ZoneStore = ReturnType<typeof createZoneStore>;
+
+export function createZoneStore(options: ZoneStoreOptions) {
+  const db: Db = openDatabase(options);
+  const zone = options.zone;
+
+  const s = {
+    meta: db.prepare<[], MetaRecord>("SELECT * FROM meta WHERE id = 1"),
+    setCursor: db.prepare("UPDATE meta SET cursor_epoch = ?, cursor_revision = ? WHERE id = 1"),
+    nextZoneRevision: db.prepare(
+      "UPDATE meta SET zone_revision = zone_revision + 1 WHERE id = 1 RETURNING zone_revision",
+    ),
+    setUpstreamAcked: db.prepare("UPDATE meta SET upstream_acked = ? WHERE id = 1"),
+
+    getSynced: db.prepare<[string, string, string, string], SyncedRecord>(
+      "SELECT * FROM synced WHERE type = ? AND mesh = ? AND zone = ? AND name = ?",
+    ),
+    putSynced: db.prepare(
+      `INSERT INTO synced (type, mesh, zone, name, labels, spec, vips, content_hash, revision, creation_time, modification_time)
+       VALUES (@type, @mesh, @zone, @name, @labels, @spec, @vips, @contentHash, @revision, @creationTime, @modificationTime)
+       ON CONFLICT (type, mesh, zone, name) DO UPDATE SET
+         labels = excluded.labels, spec = excluded.spec, vips = excluded.vips, content_hash = excluded.content_hash,
+         revision = excluded.revision, creation_time = excluded.creation_time,
+         modification_time = excluded.modification_time`,
+    ),
+    deleteSynced: db.prepare("DELETE FROM synced WHERE type = ? AND mesh = ? AND zone = ? AND name = ?"),
+    syncedKeys: db.prepare<[], SyncedKey>("SELECT type, mesh, zone, name FROM synced"),
+    allSynced: db.prepare<[], SyncedRecord>("SELECT * FROM synced ORDER BY type, mesh, zone, name"),
+    inventoryPage: db.prepare<
+      { type: string; mesh: string; zone: string; name: string; limit: number },
+      Pick<SyncedRecord, "type" | "mesh" | "zone" | "name" | "content_hash" | "vips" | "revision">
+    >(
+      `SELECT type, mesh, zone, name, content_hash, vips, revision FROM synced
+       WHERE (type, mesh, zone, name) > (@type, @mesh, @zone, @name)
+       ORDER BY type, mesh, zone, name LIMIT @limit`,
+    ),
+    countSyncedByType: db.prepare<[], { type: string; n: number }>(
+      "SELECT type, count(*) AS n FROM synced GROUP BY type ORDER BY type",
+    ),
+
+    listView: db.prepare<{ mesh: string; zone: string; limit: number; offset: number }, ViewRecord>(
+      viewSql("SELECT * FROM view ORDER BY zone, name LIMIT @limit OFFSET @offset"),
+    ),
+    countView: db.prepare<{ mesh: string; zone: string }, { n: number }>(viewSql("SELECT count(*) AS n FROM view")),
+    getView: db.prepare<{ mesh: string; zone: string; serviceZone: string; name: string }, ViewRecord>(
+      viewSql("SELECT * FROM view WHERE zone = @serviceZone AND name = @name"),
+    ),
+
+    getOwned: db.prepare<[string, string], OwnedRecord>("SELECT * FROM owned WHERE mesh = ? AND name = ?"),
+    putOwned: db.prepare(
+      `INSERT INTO owned (mesh, name, labels, spec, content_hash, zone_revision, deleted, creation_time, modification_time, rejection)
+       VALUES (@mesh, @name, @labels, @spec, @contentHash, @zoneRevision, @deleted, @creationTime, @modificationTime, @rejection)
+       ON CONFLICT (mesh, name) DO UPDATE SET
+         labels = excluded.labels, spec = excluded.spec, content_hash = excluded.content_hash,
+         zone_revision = excluded.zone_revision, deleted = excluded.deleted, creation_time = excluded.creation_time,
+         modification_time = excluded.modification_time, rejection = excluded.rejection`,
+    ),
+    ownedAbove: db.prepare<[number, number], OwnedRecord>(
+      "SELECT * FROM owned WHERE zone_revision > ? ORDER BY zone_revision LIMIT ?",
+    ),
+    ownedByRevision: db.prepare<[], OwnedRecord>("SELECT * FROM owned ORDER BY zone_revision"),
+    setZoneRevision: db.prepare("UPDATE owned SET zone_revision = ? WHERE mesh = ? AND name = ?"),
+    countOwnedAbove: db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM owned WHERE zone_revision > ?"),
+    clearRejections: db.prepare("UPDATE owned SET rejection = NULL WHERE zone_revision > ? AND zone_revision <= ?"),
+    setRejection: db.prepare("UPDATE owned SET rejection = ? WHERE mesh = ? AND name = ? AND zone_revision <= ?"),
+    dropTombstones: db.prepare("DELETE FROM owned WHERE deleted = 1 AND zone_revision <= ? AND rejection IS NULL"),
+  };
+
+  function meta(): MetaRecord {
+    const record = s.meta.get();
+    if (!record) throw new Error("the meta row is missing; the database is damaged");
+    return record;
+  }
+
+  const storeId = meta().store_id;
+
+  return {
+    /** A UUID made when this database was created: the global tracks upstream progress per store id. */
+    storeId,
+    zone,
+    path: options.path,
+
+    /** Runs `fn` in one BEGIN IMMEDIATE transaction; a throw rolls everything back. */
+    transaction<T>(fn: () => T): T {
+      return db.transaction(fn).immediate();
+    },
+
+    isOpen(): boolean {
+      return db.open;
+    },
+
+    ping(): void {
+      db.prepare("SELECT 1").get();
+    },
+
+    close(): void {
+      if (db.open) db.close();
+    },
+
+    // --- sync state ---
+
+    /** The last fully applied batch, or undefined if no sync has ever completed. */
+    cursor(): SyncCursor | undefined {
+      const { cursor_epoch: epoch, cursor_revision: revision } = meta();
+      return epoch === null || revision === null ? undefined : { epoch, revision };
+    },
+
+    setCursor(cursor: SyncCursor): void {
+      s.setCursor.run(cursor.epoch, cursor.revision);
+    },
+
+    zoneRevision(): number {
+      return meta().zone_revision;
+    },
+
+    /** Takes the next zone revision; call inside the transaction that writes the outbox row. */
+    nextZoneRevision(): number {
+      return s.nextZoneRevision.pluck().get() as number;
+    },
+
+    upstreamAcked(): number {
+      return meta().upstream_acked;
+    },
+
+    setUpstreamAcked(zoneRevision: number): void {
+      s.setUpstreamAcked.run(zoneRevision);
+    },
+
+    // --- synced resources ---
+
+    getSynced(key: SyncedKey): SyncedRow | undefined {
+      const record = s.getSynced.get(key.type, key.mesh, key.zone, key.name);
+      return record ? toSynced(record) : undefined;
+    },
+
+    putSynced(row: SyncedRow): void {
+      s.putSynced.run({
+        ...row,
+        labels: JSON.stringify(row.labels),
+        spec: JSON.stringify(row.spec),
+        vips: JSON.stringify(row.vips),
+      });
+    },
+
+    deleteSynced(key: SyncedKey): void {
+      s.deleteSynced.run(key.type, key.mesh, key.zone, key.name);
+    },
+
+    syncedKeys(): SyncedKey[] {
+      return s.syncedKeys.all();
+    },
+
+    allSynced(): SyncedRow[] {
+      return s.allSynced.all().map(toSynced);
+    },
+
+    /** Up to `limit` inventory rows after `after` in key order; pages never hold the connection busy. */
+    inventoryPage(after: SyncedKey | undefined, limit: number): InventoryRow[] {
+      const from = after ?? { type: "", mesh: "", zone: "", name: "" };
+      return s.inventoryPage.all({ ...from, limit }).map((record) => ({
+        type: record.type,
+        mesh: record.mesh,
+        zone: record.zone,
+        name: record.name,
+        contentHash: record.content_hash,
+        vips: JSON.parse(record.vips) as string[],
+        revision: record.revision,
+      }));
+    },
+
+    countSyncedByType(): Array<{ type: string; n: number }> {
+      return s.countSyncedByType.all();
+    },
+
+    // --- the served view ---
+
+    listMeshServices(mesh: string, offset: number, size: number): Page<MeshServiceView> {
+      const total = s.countView.get({ mesh, zone })?.n ?? 0;
+      return { total, items: s.listView.all({ mesh, zone, limit: size, offset }).map(toView) };
+    },
+
+    getMeshService(id: ServiceIdentity): MeshServiceView | undefined {
+      const record = s.getView.get({ mesh: id.mesh, zone, serviceZone: id.zone, name: id.name });
+      return record ? toView(record) : undefined;
+    },
+
+    // --- the outbox ---
+
+    getOwned(mesh: string, name: string): OwnedRow | undefined {
+      const record = s.getOwned.get(mesh, name);
+      return record ? toOwned(record) : undefined;
+    },
+
+    putOwned(row: OwnedRow): void {
+      s.putOwned.run({
+        ...row,
+        labels: JSON.stringify(row.labels),
+        spec: JSON.stringify(row.spec),
+        deleted: row.deleted ? 1 : 0,
+      });
+    },
+
+    /** Outbox rows written after `zoneRevision`, oldest first. */
+    ownedAbove(zoneRevision: number, limit: number): OwnedRow[] {
+      return s.ownedAbove.all(zoneRevision, limit).map(toOwned);
+    },
+
+    countOwnedAbove(zoneRevision: number): number {
+      return s.countOwnedAbove.get(zoneRevision)?.n ?? 0;
+    },
+
+    /**
+     * Gives every outbox row a new zone revision above `floor`, oldest first, and moves the counter
+     * past them. For a global that has applied revisions this store never made (a restored backup of
+     * the zone's database): without it, later writes would reuse revisions the global counts as seen.
+     * Returns the number of rows restamped. Call inside a transaction.
+     */
+    restampOwned(floor: number): number {
+      const rows = s.ownedByRevision.all();
+      let next = Math.max(floor, meta().zone_revision);
+      for (const row of rows) {
+        next += 1;
+        s.setZoneRevision.run(next, row.mesh, row.name);
+      }
+      db.prepare("UPDATE meta SET zone_revision = ? WHERE id = 1").run(next);
+      return rows.length;
+    },
+
+    /** Clears the recorded rejection of every row in (from, to]: the global has applied them. */
+    clearRejections(from: number, to: number): void {
+      s.clearRejections.run(from, to);
+    },
+
+    /** Records why the global refused a row, unless the row was written again after `upTo`. */
+    setRejection(mesh: string, name: string, reason: string, upTo: number): void {
+      s.setRejection.run(reason, mesh, name, upTo);
+    },
+
+    /** Forgets tombstones the global has applied (not those it refused). Returns how many. */
+    dropTombstones(upTo: number): number {
+      return s.dropTombstones.run(upTo).changes;
+    },
+  };
+}

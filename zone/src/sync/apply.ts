@@ -1,0 +1,220 @@
+// Applies what the global sends. Each Changes message is one SQLite transaction; the message that
+// ends a batch also stores the cursor in that transaction. Consumers are told only after the commit,
+// with a diff keyed by resource identity: an unchanged resource (same content hash, same VIPs) is
+// never reported, and nothing is removed before everything new is in place.
+import { create } from "@bufbuild/protobuf";
+import { type Changes, type ResourceError, ResourceErrorSchema, type ResourceKey } from "@mooring/proto";
+import { type DiffEntry, diffByKey, type FieldError } from "@mooring/shared";
+import type { Logger } from "pino";
+import type { SyncCursor, SyncedRow } from "../store/types.js";
+import type { ZoneStore } from "../store/zone-store.js";
+import { decodeKey, decodeMeshService, describeProblems, keyString, safeNumber } from "./decode.js";
+import type { SessionMode } from "./mode.js";
+
+/** What consumers receive after each committed message. */
+export interface ChangesEvent {
+  readonly mode: SessionMode;
+  /** The `to_revision` of the batch the message belongs to. */
+  readonly revision: number;
+  /** Adds and updates first, then removes; each key at most once. */
+  readonly diff: readonly DiffEntry<SyncedRow>[];
+}
+
+export type ChangesListener = (event: ChangesEvent) => void;
+
+export type ApplyOutcome =
+  | {
+      readonly ok: true;
+      /** Upserts plus deletes the message carried. */
+      readonly received: number;
+      readonly diff: readonly DiffEntry<SyncedRow>[];
+      /** Set on the message that ends a batch: the cursor now stored, and every resource refused in the batch. */
+      readonly completed?: { readonly cursor: SyncCursor; readonly errors: readonly ResourceError[] };
+    }
+  /** A protocol violation: nothing was applied; drop the stream and reconnect from the stored cursor. */
+  | { readonly ok: false; readonly reason: string };
+
+export interface SessionApplier {
+  apply(changes: Changes): ApplyOutcome;
+  /** True once the session's first batch (snapshot, catch-up or reconcile) is complete. */
+  readonly initialDone: boolean;
+}
+
+export interface SessionStart {
+  readonly mode: SessionMode;
+  /** The Welcome's global epoch: the epoch of every cursor this session stores. */
+  readonly epoch: string;
+}
+
+/** Same content and same VIPs: a resource re-sent unchanged is no change at all. */
+export function sameResource(a: SyncedRow, b: SyncedRow): boolean {
+  return (
+    a.contentHash === b.contentHash && a.vips.length === b.vips.length && a.vips.every((ip, i) => ip === b.vips[i])
+  );
+}
+
+/** Same stored row, metadata included: when true, writing would change nothing on disk either. */
+function sameRow(a: SyncedRow, b: SyncedRow): boolean {
+  return (
+    sameResource(a, b) &&
+    a.revision === b.revision &&
+    a.creationTime === b.creationTime &&
+    a.modificationTime === b.modificationTime
+  );
+}
+
+function resourceError(key: ResourceKey | undefined, problems: readonly FieldError[]): ResourceError {
+  return create(ResourceErrorSchema, {
+    key,
+    code: "VALIDATION_FAILED",
+    message: describeProblems(problems),
+  });
+}
+
+export type Applier = ReturnType<typeof createApplier>;
+
+export function createApplier(store: ZoneStore, logger: Logger) {
+  const listeners = new Set<ChangesListener>();
+  const log = logger.child({ component: "apply" });
+
+  function emit(event: ChangesEvent): void {
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        // A failing consumer must not undo a committed batch or starve the other consumers.
+        log.error({ err: error }, "a changes listener threw");
+      }
+    }
+  }
+
+  return {
+    /** Subscribes to committed diffs; returns the unsubscribe function. */
+    onChanges(listener: ChangesListener): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    /** The applier of one session: it checks that batches follow each other and tracks FULL's snapshot. */
+    session(start: SessionStart): SessionApplier {
+      let initialDone = false;
+      let cursorRevision = store.cursor()?.revision;
+      let batch: { from: number; to: number; errors: ResourceError[] } | undefined;
+      // Keys the FULL snapshot named; when it ends, every other synced key is gone from the global.
+      const seen = start.mode === "full" ? new Set<string>() : undefined;
+
+      function expectedFrom(): number | undefined {
+        if (!initialDone) return start.mode === "incremental" ? cursorRevision : 0;
+        return cursorRevision;
+      }
+
+      function check(from: number | undefined, to: number | undefined): string | undefined {
+        if (from === undefined || to === undefined) return "a batch revision does not fit in 2^53-1";
+        if (to < from) return `a batch cannot end (${to}) before it starts (${from})`;
+        if (batch) {
+          if (batch.from !== from || batch.to !== to) {
+            return `a message of batch (${batch.from}, ${batch.to}] carried (${from}, ${to}]`;
+          }
+          return undefined;
+        }
+        const expected = expectedFrom();
+        if (from !== expected) {
+          const phase = initialDone ? "a live batch" : `the initial ${start.mode} batch`;
+          return `${phase} starts at revision ${from}, but the zone's cursor is at ${expected ?? "none"}`;
+        }
+        return undefined;
+      }
+
+      return {
+        get initialDone() {
+          return initialDone;
+        },
+
+        apply(changes: Changes): ApplyOutcome {
+          const from = safeNumber(changes.fromRevision);
+          const to = safeNumber(changes.toRevision);
+          const problem = check(from, to);
+          if (problem !== undefined || from === undefined || to === undefined) {
+            return { ok: false, reason: problem ?? "unreachable" };
+          }
+          batch ??= { from, to, errors: [] };
+          const current = batch;
+          const before = new Map<string, SyncedRow>();
+          const after = new Map<string, SyncedRow>();
+          const touched = new Set<string>();
+          const errors: ResourceError[] = [];
+
+          // Remembers a key's state before this message first touched it.
+          const touch = (key: string, existing: () => SyncedRow | undefined) => {
+            if (touched.has(key)) return;
+            touched.add(key);
+            const row = existing();
+            if (row) {
+              before.set(key, row);
+              after.set(key, row);
+            }
+          };
+
+          const cursor = { epoch: start.epoch, revision: to };
+          store.transaction(() => {
+            for (const upsert of changes.upserts) {
+              const decoded = decodeMeshService(upsert);
+              if (!decoded.ok) {
+                errors.push(resourceError(upsert.key, decoded.problems));
+                continue;
+              }
+              const row = decoded.value;
+              const key = keyString(row);
+              seen?.add(key);
+              touch(key, () => store.getSynced(row));
+              const stored = after.get(key);
+              if (!stored || !sameRow(stored, row)) store.putSynced(row);
+              after.set(key, row);
+            }
+            for (const deleted of changes.deletes) {
+              const decoded = decodeKey(deleted);
+              if (!decoded.ok) {
+                errors.push(resourceError(deleted, decoded.problems));
+                continue;
+              }
+              const key = keyString(decoded.value);
+              seen?.delete(key);
+              touch(key, () => store.getSynced(decoded.value));
+              if (after.delete(key)) store.deleteSynced(decoded.value);
+            }
+            if (changes.last) {
+              if (seen && !initialDone) {
+                for (const stale of store.syncedKeys()) {
+                  const key = keyString(stale);
+                  if (seen.has(key)) continue;
+                  touch(key, () => store.getSynced(stale));
+                  after.delete(key);
+                  store.deleteSynced(stale);
+                }
+              }
+              store.setCursor(cursor);
+            }
+          });
+
+          current.errors.push(...errors);
+          let completed: { cursor: SyncCursor; errors: readonly ResourceError[] } | undefined;
+          if (changes.last) {
+            completed = { cursor, errors: current.errors };
+            cursorRevision = to;
+            batch = undefined;
+            if (!initialDone) seen?.clear();
+            initialDone = true;
+          }
+          const diff = diffByKey(before, after, sameResource);
+          if (diff.length > 0) emit({ mode: start.mode, revision: to, diff });
+          return {
+            ok: true,
+            received: changes.upserts.length + changes.deletes.length,
+            diff,
+            ...(completed ? { completed } : {}),
+          };
+        },
+      };
+    },
+  };
+}

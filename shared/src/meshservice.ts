@@ -97,9 +97,19 @@ export function normalizeMeshService(
 
   if (problems.length > 0) return { ok: false, problems };
 
+  // Empty collections are dropped: "no tags" hashes the same whether it was sent as {} or left out,
+  // on the REST API and after the protobuf round trip of the sync stream alike.
   const spec: MeshServiceSpec = { ports };
-  if (input.spec.selector !== undefined) spec.selector = input.spec.selector;
-  if (input.spec.identities !== undefined) spec.identities = input.spec.identities;
+  const selector = input.spec.selector;
+  if (selector !== undefined) {
+    const kept: NonNullable<MeshServiceSpec["selector"]> = {};
+    if (selector.dataplaneTags !== undefined && Object.keys(selector.dataplaneTags).length > 0) {
+      kept.dataplaneTags = selector.dataplaneTags;
+    }
+    if (selector.dataplaneRef !== undefined) kept.dataplaneRef = selector.dataplaneRef;
+    if (Object.keys(kept).length > 0) spec.selector = kept;
+  }
+  if (input.spec.identities !== undefined && input.spec.identities.length > 0) spec.identities = input.spec.identities;
   const value = { ...identity, labels, spec };
   return { ok: true, value: { ...value, contentHash: contentHash(value) } };
 }

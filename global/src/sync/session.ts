@@ -344,18 +344,12 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
         throw new StreamError(grpc.status.INVALID_ARGUMENT, "a second Hello on the same stream");
       case "heartbeat":
         return;
-      case "ack": {
-        const revision = Number(message.value.revision);
-        if (message.value.revision > BigInt(sent)) {
-          throw new StreamError(
-            grpc.status.INVALID_ARGUMENT,
-            `ack.revision ${message.value.revision} is beyond the last revision sent (${sent})`,
-          );
-        }
-        acked = Math.max(acked, revision);
+      case "ack":
+        acked = Math.max(acked, checkedRevision(message.value.revision, "ack"));
         return;
-      }
       case "nack":
+        // A Nack still applies the rest of the batch and advances the zone's cursor.
+        acked = Math.max(acked, checkedRevision(message.value.revision, "nack"));
         metrics.syncNacks.inc(message.value.errors.length);
         log.warn(
           {
@@ -384,6 +378,16 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
       default:
         throw new StreamError(grpc.status.INVALID_ARGUMENT, "an empty or unknown message on a sync stream");
     }
+  }
+
+  function checkedRevision(revision: bigint, field: "ack" | "nack"): number {
+    if (revision > BigInt(sent)) {
+      throw new StreamError(
+        grpc.status.INVALID_ARGUMENT,
+        `${field}.revision ${revision} is beyond the last revision sent (${sent})`,
+      );
+    }
+    return Number(revision);
   }
 
   async function receiveInventory(value: Inventory): Promise<void> {

@@ -25,6 +25,8 @@ export interface TcpProxy {
   setDelay(ms: number): void;
   /** `host:port` for connections accepted from now on; open ones stay with the old target. */
   setTarget(address: string): void;
+  /** Bytes forwarded so far: client -> target and target -> client (all of it, TLS/HTTP2 framing included). */
+  bytes(): { toTarget: number; fromTarget: number };
   /** Stops listening and destroys every open connection. */
   close(): Promise<void>;
 }
@@ -45,10 +47,11 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   let mode: ProxyMode = "pass";
   let delayMs = 0;
   let accepted = 0;
+  const forwarded = { toTarget: 0, fromTarget: 0 };
   const pairs = new Set<Pair>();
 
   /** Forwards from one socket to the other, in order, through the current mode and delay. */
-  const relay = (from: Socket, to: Socket) => {
+  const relay = (from: Socket, to: Socket, direction: keyof typeof forwarded) => {
     const queue: Queued[] = [];
     let timer: NodeJS.Timeout | undefined;
     const flush = () => {
@@ -62,7 +65,10 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
         }
         queue.shift();
         if (head.chunk === null) to.end();
-        else to.write(head.chunk);
+        else {
+          forwarded[direction] += head.chunk.byteLength;
+          to.write(head.chunk);
+        }
       }
     };
     const enqueue = (chunk: Buffer | null) => {
@@ -101,8 +107,8 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     };
     client.on("close", closed);
     upstream.on("close", closed);
-    relay(client, upstream);
-    relay(upstream, client);
+    relay(client, upstream, "toTarget");
+    relay(upstream, client, "fromTarget");
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -127,6 +133,7 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     address: `127.0.0.1:${bound.port}`,
     connections: () => pairs.size,
     accepted: () => accepted,
+    bytes: () => ({ ...forwarded }),
     cut: destroyAll,
     setMode(next) {
       mode = next;

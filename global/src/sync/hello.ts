@@ -1,5 +1,5 @@
 // Checks the first message of a sync stream and decides the session's mode
-// (docs/sync-protocol.md, "Session start").
+// (proto/PROTOCOL.md, "Session start").
 import * as grpc from "@grpc/grpc-js";
 import type { Hello } from "@mooring/proto";
 import { dnsLabelProblem } from "@mooring/shared";

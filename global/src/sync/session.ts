@@ -1,4 +1,4 @@
-// One zone's sync stream on the global (docs/sync-protocol.md). Messages are handled one at a time,
+// One zone's sync stream on the global (proto/PROTOCOL.md). Messages are handled one at a time,
 // in order; writes wait for the stream's buffer to drain; every way the stream can end goes through
 // `end()`, which logs it once with its status.
 import { randomUUID } from "node:crypto";

@@ -1,4 +1,4 @@
-// How the zone reacts to the end of a sync stream, decided in one place (docs/sync-protocol.md,
+// How the zone reacts to the end of a sync stream, decided in one place (proto/PROTOCOL.md,
 // "Errors that end a stream"). The zone's job is to stay connected: nearly every ending is retried
 // with backoff, because a global that restarts, is redeployed or refuses a bad message today may
 // well accept the next session. Only the global's explicit "never come back" stops the loop.

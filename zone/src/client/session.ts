@@ -1,4 +1,4 @@
-// One sync stream, from Hello to its status (docs/sync-protocol.md). Messages from the global are
+// One sync stream, from Hello to its status (proto/PROTOCOL.md). Messages from the global are
 // handled strictly one at a time, in order; every write goes through one queue that waits for
 // 'drain' when grpc-js says its buffer is full. The session never reconnects: it resolves `done`
 // with how it ended, and the client's loop decides what happens next.

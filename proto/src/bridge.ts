@@ -73,6 +73,28 @@ function deserializer<D extends DescMessage>(schema: D): (bytes: Buffer) => Mess
   return (bytes) => fromBinary(schema, bytes);
 }
 
+const UNDECODABLE = Symbol("mooring.undecodable");
+
+/**
+ * Servers receive a frame that does not decode as this marker instead of grpc-js ending the call
+ * with a bare INTERNAL: the handler can answer with a precise status and log who sent it.
+ */
+function tolerantDeserializer<D extends DescMessage>(schema: D): (bytes: Buffer) => MessageShape<D> {
+  return (bytes) => {
+    try {
+      return fromBinary(schema, bytes);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return { [UNDECODABLE]: reason } as unknown as MessageShape<D>;
+    }
+  };
+}
+
+/** Why a message a server received did not decode, or undefined for a real message. */
+export function undecodableReason(message: object): string | undefined {
+  return (message as { [UNDECODABLE]?: string })[UNDECODABLE];
+}
+
 export function createServiceDefinition<S extends DescService>(
   service: S,
 ): grpc.ServiceDefinition<GrpcImplementation<S>> {
@@ -85,7 +107,7 @@ export function createServiceDefinition<S extends DescService>(
       requestStream: streamsIn,
       responseStream: streamsOut,
       requestSerialize: serializer(method.input) as (value: unknown) => Buffer,
-      requestDeserialize: deserializer(method.input),
+      requestDeserialize: tolerantDeserializer(method.input),
       responseSerialize: serializer(method.output) as (value: unknown) => Buffer,
       responseDeserialize: deserializer(method.output),
       originalName: method.localName,

@@ -12,6 +12,7 @@ import {
   type SyncResponse,
   SyncResponseSchema,
   type UpstreamChanges,
+  undecodableReason,
 } from "@mooring/proto";
 import { isMooringError, keyFromProto, type Logger } from "@mooring/shared";
 import type { InventoryClaim } from "../manager/zones.js";
@@ -336,6 +337,13 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
 
   async function handle(request: SyncRequest): Promise<void> {
     if (phase === "ended") return;
+    const undecodable = undecodableReason(request);
+    if (undecodable !== undefined) {
+      throw new StreamError(
+        grpc.status.INVALID_ARGUMENT,
+        `a frame that does not decode as mooring.v1.SyncRequest: ${undecodable}`,
+      );
+    }
     lastSeen = hub.now();
     if (phase === "hello") return start(request);
     const message = request.message;

@@ -221,6 +221,43 @@ describe("streams that are refused", () => {
     expect(names(healthy.changes())).toEqual(["after"]);
   });
 
+  it("ends a stream whose frame does not decode as a SyncRequest, and keeps serving others", async () => {
+    const healthy = zone();
+    healthy.hello({ zone: "zone-ok" });
+    await healthy.syncedBatches(1);
+    const Raw = grpc.makeGenericClientConstructor(
+      {
+        sync: {
+          path: "/mooring.v1.ZoneSyncService/Sync",
+          requestStream: true,
+          responseStream: true,
+          requestSerialize: (bytes: Buffer) => bytes,
+          requestDeserialize: (bytes: Buffer) => bytes,
+          responseSerialize: (bytes: Buffer) => bytes,
+          responseDeserialize: (bytes: Buffer) => bytes,
+        },
+      },
+      "mooring.v1.ZoneSyncService",
+    );
+    const raw = new Raw(global.running.grpcAddress, grpc.credentials.createInsecure()) as unknown as {
+      sync(): grpc.ClientDuplexStream<Buffer, Buffer>;
+      close(): void;
+    };
+    const stream = raw.sync();
+    const status = new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
+    stream.on("data", () => {});
+    // Field 1 (hello) as a length-delimited field claiming 100 bytes that never come: truncated.
+    stream.write(Buffer.from([0x0a, 0x64, 0x01, 0x02]));
+    const error = await status;
+    raw.close();
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(error.details).toMatch(/does not decode/);
+
+    await putService(global.http, "default", "after-garbage");
+    await healthy.syncedBatches(2);
+    expect(names(healthy.changes())).toEqual(["after-garbage"]);
+  });
+
   it("ends a stream that acks a revision it was never sent", async () => {
     const z = zone();
     z.hello({ zone: "zone-1" });

@@ -1,8 +1,9 @@
 // The global's side of the sync protocol, driven message by message by a scripted zone over a real
 // gRPC stream to a real global (SQLite in a temp dir).
 import { randomUUID } from "node:crypto";
+import { create, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import { type Changes, SyncMode } from "@mooring/proto";
+import { type Changes, SyncMode, SyncResponseSchema } from "@mooring/proto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { getJson, putService, ScriptedZone, startTestGlobal, type TestGlobal } from "./sync-harness.js";
 
@@ -50,6 +51,27 @@ describe("session start", () => {
     const live = all.at(-1) as Changes;
     expect([live.fromRevision, live.toRevision, live.last]).toEqual([3n, 4n, true]);
     expect(names([live])).toEqual(["d"]);
+  });
+
+  it("chunks a snapshot so that no message exceeds MOORING_SYNC_MAX_MESSAGE; only the last one is marked last", async () => {
+    await global.close();
+    global = await startTestGlobal({ MOORING_HTTP_BODY_LIMIT: "1KiB", MOORING_SYNC_MAX_MESSAGE: "20KiB" });
+    for (let i = 0; i < 60; i++) {
+      await Promise.all(Array.from({ length: 5 }, (_, j) => putService(global.http, "default", `svc-${i * 5 + j}`)));
+    }
+    // The zone's own receive limit is the same: a bigger message would fail the stream.
+    const z = zone({ "grpc.max_receive_message_length": 20 * 1024 });
+    z.hello({ zone: "zone-1" });
+    const frames = await z.syncedBatches(1);
+    const sizes = frames.map(
+      (c) =>
+        toBinary(SyncResponseSchema, create(SyncResponseSchema, { message: { case: "changes", value: c } })).byteLength,
+    );
+    expect(frames.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(20 * 1024);
+    expect(frames.map((c) => c.last)).toEqual([...Array(frames.length - 1).fill(false), true]);
+    expect(frames.every((c) => c.toRevision === 300n)).toBe(true);
+    expect(frames.reduce((n, c) => n + c.upserts.length, 0)).toBe(300);
   });
 
   it("resumes a cursor in the same epoch incrementally: only keys changed after it, deletes as tombstones", async () => {

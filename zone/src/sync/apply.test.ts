@@ -87,10 +87,16 @@ describe("applying Changes", () => {
     t.store.setCursor({ epoch: EPOCH, revision: 3 });
     const full = applier.session({ mode: "full", epoch: EPOCH });
     ok(full.apply(changes(0, 9, { upserts: [meshService("keep"), meshService("new")], last: false })));
-    // Nothing is removed before the snapshot ends: the old state stays whole meanwhile.
-    expect(ops(events.at(-1))).toEqual(["add MeshService/default//new"]);
+    // A batch commits whole: until its last message nothing is stored and nothing is announced.
+    expect(events).toEqual([]);
+    expect(t.store.syncedKeys().map((k) => k.name)).toEqual(["edit", "gone", "keep"]);
     ok(full.apply(changes(0, 9, { upserts: [meshService("edit", { port: 81 })], last: true })));
-    expect(ops(events.at(-1))).toEqual(["update MeshService/default//edit", "remove MeshService/default//gone"]);
+    // Then one diff, make before break: adds and updates (in key order), then removes.
+    expect(ops(events.at(-1))).toEqual([
+      "update MeshService/default//edit",
+      "add MeshService/default//new",
+      "remove MeshService/default//gone",
+    ]);
     expect(t.store.syncedKeys().map((k) => k.name)).toEqual(["edit", "keep", "new"]);
     // Live batches after the snapshot never sweep.
     ok(full.apply(changes(9, 10, { upserts: [meshService("late")] })));

@@ -1,5 +1,6 @@
-// Applies what the global sends. Each Changes message is one SQLite transaction; the message that
-// ends a batch also stores the cursor in that transaction. Consumers are told only after the commit,
+// Applies what the global sends. Each batch (its Changes messages up to the one marked last) is one
+// SQLite transaction, committed when the last message arrives, and that transaction also stores
+// the cursor. Consumers are told only after the commit,
 // with a diff keyed by resource identity: an unchanged resource (same content hash, same VIPs) is
 // never reported, and nothing is removed before everything new is in place.
 import { create } from "@bufbuild/protobuf";
@@ -99,7 +100,7 @@ export function createApplier(store: ZoneStore, logger: Logger) {
     session(start: SessionStart): SessionApplier {
       let initialDone = false;
       let cursorRevision = store.cursor()?.revision;
-      let batch: { from: number; to: number; errors: ResourceError[] } | undefined;
+      let batch: { from: number; to: number; errors: ResourceError[]; pending: Changes[] } | undefined;
       // Keys the FULL snapshot named; when it ends, every other synced key is gone from the global.
       const seen = start.mode === "full" ? new Set<string>() : undefined;
 
@@ -137,8 +138,17 @@ export function createApplier(store: ZoneStore, logger: Logger) {
           if (problem !== undefined || from === undefined || to === undefined) {
             return { ok: false, reason: problem ?? "unreachable" };
           }
-          batch ??= { from, to, errors: [] };
+          batch ??= { from, to, errors: [], pending: [] };
           const current = batch;
+          const received = changes.upserts.length + changes.deletes.length;
+          // A batch commits whole: its messages wait here until the last one, then go in one
+          // transaction, so consumers never see half a snapshot or half a reconcile.
+          if (!changes.last) {
+            current.pending.push(changes);
+            return { ok: true, received, diff: [] };
+          }
+          const messages = [...current.pending, changes];
+          current.pending = [];
           const before = new Map<string, SyncedRow>();
           const after = new Map<string, SyncedRow>();
           const touched = new Set<string>();
@@ -157,7 +167,21 @@ export function createApplier(store: ZoneStore, logger: Logger) {
 
           const cursor = { epoch: start.epoch, revision: to };
           store.transaction(() => {
-            for (const upsert of changes.upserts) {
+            for (const message of messages) applyMessage(message);
+            if (seen && !initialDone) {
+              for (const stale of store.syncedKeys()) {
+                const key = keyString(stale);
+                if (seen.has(key)) continue;
+                touch(key, () => store.getSynced(stale));
+                after.delete(key);
+                store.deleteSynced(stale);
+              }
+            }
+            store.setCursor(cursor);
+          });
+
+          function applyMessage(message: Changes): void {
+            for (const upsert of message.upserts) {
               const decoded = decodeMeshService(upsert);
               if (!decoded.ok) {
                 errors.push(resourceError(upsert.key, decoded.problems));
@@ -171,7 +195,7 @@ export function createApplier(store: ZoneStore, logger: Logger) {
               if (!stored || !sameRow(stored, row)) store.putSynced(row);
               after.set(key, row);
             }
-            for (const deleted of changes.deletes) {
+            for (const deleted of message.deletes) {
               const decoded = decodeKey(deleted);
               if (!decoded.ok) {
                 errors.push(resourceError(deleted, decoded.problems));
@@ -182,37 +206,17 @@ export function createApplier(store: ZoneStore, logger: Logger) {
               touch(key, () => store.getSynced(decoded.value));
               if (after.delete(key)) store.deleteSynced(decoded.value);
             }
-            if (changes.last) {
-              if (seen && !initialDone) {
-                for (const stale of store.syncedKeys()) {
-                  const key = keyString(stale);
-                  if (seen.has(key)) continue;
-                  touch(key, () => store.getSynced(stale));
-                  after.delete(key);
-                  store.deleteSynced(stale);
-                }
-              }
-              store.setCursor(cursor);
-            }
-          });
+          }
 
           current.errors.push(...errors);
-          let completed: { cursor: SyncCursor; errors: readonly ResourceError[] } | undefined;
-          if (changes.last) {
-            completed = { cursor, errors: current.errors };
-            cursorRevision = to;
-            batch = undefined;
-            if (!initialDone) seen?.clear();
-            initialDone = true;
-          }
+          const completed = { cursor, errors: current.errors };
+          cursorRevision = to;
+          batch = undefined;
+          if (!initialDone) seen?.clear();
+          initialDone = true;
           const diff = diffByKey(before, after, sameResource);
           if (diff.length > 0) emit({ mode: start.mode, revision: to, diff });
-          return {
-            ok: true,
-            received: changes.upserts.length + changes.deletes.length,
-            diff,
-            ...(completed ? { completed } : {}),
-          };
+          return { ok: true, received, diff, completed };
         },
       };
     },

@@ -100,7 +100,10 @@ describe("convergence", () => {
     const firstSyncMs = Date.now() - started;
     expect(differences(view, await servicesOf(fresh.http))).toEqual([]);
     expect(await metric(fresh.http, "mooring_zone_sync_resources_received_total")).toBe(5000);
-    console.log(`first sync of 5,000 services to a new zone (process start to synced): ${firstSyncMs} ms`);
+    const at = (msg: string) => Date.parse(String(fresh.logLines().find((line) => line.msg === msg)?.time));
+    console.log(
+      `first sync of 5,000 services to a new zone: ${at("synced") - at("connected")} ms from Welcome to the snapshot committed, ${firstSyncMs} ms from process start`,
+    );
   }, 180_000);
 });
 

@@ -2,7 +2,14 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { createLogger, exitOnConfigError, formatAddress, type Logger } from "@mooring/shared";
+import {
+  createLogger,
+  exitOnConfigError,
+  exitOnSignals,
+  formatAddress,
+  type Logger,
+  startOrExit,
+} from "@mooring/shared";
 import { build } from "./api/app.js";
 import { type GlobalConfig, loadGlobalConfig } from "./config.js";
 import { startGrpcServer } from "./grpc/server.js";
@@ -112,26 +119,6 @@ export async function runMain(argv: readonly string[], env: NodeJS.ProcessEnv): 
     exitOnConfigError(error);
   }
   const logger = createLogger({ level: config.logLevel, service: "global" });
-  let running: RunningGlobal;
-  try {
-    running = await startGlobal(config, logger);
-  } catch (error) {
-    logger.fatal({ err: error }, "failed to start");
-    process.exit(1);
-  }
-  const stop = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, "shutting down");
-    running.close().then(
-      () => {
-        logger.info("stopped");
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, "unclean shutdown");
-        process.exit(1);
-      },
-    );
-  };
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
+  const running = await startOrExit(() => startGlobal(config, logger), logger);
+  exitOnSignals(running, logger);
 }

@@ -36,6 +36,8 @@ export type { Brand, MeshName, ResourceIdentity, ResourceKey, Revision, ZoneId, 
 export { meshName, parseResourceKey, resourceKey, revision, zoneId, zoneName } from "./ids.js";
 export type { Logger, LoggerOptions } from "./logger.js";
 export { createLogger, LOG_LEVELS } from "./logger.js";
+export type { Closable } from "./main.js";
+export { exitOnSignals, startOrExit } from "./main.js";
 export type {
   AppProtocol,
   MeshServiceInput,
@@ -62,3 +64,5 @@ export {
   parseOneOf,
   parsePositiveInt,
 } from "./parse.js";
+export type { Db, Migration, OpenSqliteOptions } from "./sqlite.js";
+export { openSqlite, sqliteBasics } from "./sqlite.js";

@@ -2,7 +2,14 @@
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { createLogger, exitOnConfigError, formatAddress, type Logger } from "@mooring/shared";
+import {
+  createLogger,
+  exitOnConfigError,
+  exitOnSignals,
+  formatAddress,
+  type Logger,
+  startOrExit,
+} from "@mooring/shared";
 import { build } from "./api/app.js";
 import { createSyncClient, type SyncClient } from "./client/sync-client.js";
 import { loadZoneConfig, type ZoneConfig } from "./config.js";
@@ -110,40 +117,14 @@ export async function runMain(argv: readonly string[], env: NodeJS.ProcessEnv): 
     exitOnConfigError(error);
   }
   const logger = createLogger({ level: config.logLevel, service: "zone" }).child({ zone: config.zone });
-  let running: RunningZone;
-  try {
-    running = await startZone(config, logger);
-  } catch (error) {
-    logger.fatal({ err: error }, "failed to start");
-    process.exit(1);
-  }
-  let exiting = false;
-  const exit = (code: number) => {
-    running.close().then(
-      () => {
-        logger.info({ exitCode: code }, "stopped");
-        process.exit(code);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, "unclean shutdown");
-        process.exit(code === 0 ? 1 : code);
-      },
-    );
-  };
-  const stop = (signal: NodeJS.Signals) => {
-    if (exiting) return;
-    exiting = true;
-    logger.info({ signal }, "shutting down");
-    exit(0);
-  };
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
+  const running = await startOrExit(() => startZone(config, logger), logger);
+  const exit = exitOnSignals(running, logger);
   running.client.on("stopped", ({ reason, final }) => {
-    if (!final || exiting) return;
-    exiting = true;
+    if (!final) return;
     // Another process of this zone took over, or the zone was decommissioned: running on would
     // fight the new owner or resurrect a removed zone. A supervisor should not restart it blindly.
-    logger.error({ reason, exitCode: EXIT_FINAL_GOODBYE }, "the global ended this zone for good; exiting");
-    exit(EXIT_FINAL_GOODBYE);
+    if (exit(EXIT_FINAL_GOODBYE)) {
+      logger.error({ reason, exitCode: EXIT_FINAL_GOODBYE }, "the global ended this zone for good; exiting");
+    }
   });
 }

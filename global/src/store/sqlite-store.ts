@@ -1,7 +1,7 @@
 // The global's SQLite store. Every method is synchronous (better-sqlite3), and `transaction` runs a
 // function inside BEGIN IMMEDIATE, so a multi-table write (resource + change row + lease + audit)
 // commits whole or not at all.
-import type { Revision } from "@mooring/shared";
+import { type Revision, sqliteBasics } from "@mooring/shared";
 import type { IpFamily } from "../vip/cidr.js";
 import { type Db, openDatabase } from "./database.js";
 import type {
@@ -263,23 +263,7 @@ export function createSqliteStore(options: SqliteStoreOptions) {
   return {
     epoch,
     path: options.path,
-
-    /** Runs `fn` in one BEGIN IMMEDIATE transaction; a throw rolls everything back. */
-    transaction<T>(fn: () => T): T {
-      return db.transaction(fn).immediate();
-    },
-
-    isOpen(): boolean {
-      return db.open;
-    },
-
-    ping(): void {
-      db.prepare("SELECT 1").get();
-    },
-
-    close(): void {
-      if (db.open) db.close();
-    },
+    ...sqliteBasics(db),
 
     getResource(type: string, id: ServiceIdentity): ResourceRow | undefined {
       const record = s.getResource.get(type, id.mesh, id.zone, id.name);

@@ -97,7 +97,6 @@ describe("session start", () => {
     const total = await sent();
     expect(frames.reduce((n, c) => n + c.upserts.length, 0)).toBe(30_000);
     // Paused, the global handed over only what the stream's buffers hold: well under the snapshot.
-    console.log(`backpressure: ${whilePaused} of ${total} bytes written while the zone was not reading`);
     expect(whilePaused).toBeLessThan(total / 2);
   }, 60_000);
 

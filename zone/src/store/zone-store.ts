@@ -1,7 +1,7 @@
 // The zone's SQLite store. Every method is synchronous (better-sqlite3), and `transaction` runs a
 // function inside BEGIN IMMEDIATE, so a batch from the global and the cursor it advances to commit
 // whole or not at all.
-import { MESH_SERVICE, type MeshServiceSpec } from "@mooring/shared";
+import { MESH_SERVICE, type MeshServiceSpec, sqliteBasics } from "@mooring/shared";
 import { type Db, openDatabase } from "./database.js";
 import type {
   InventoryRow,
@@ -198,23 +198,7 @@ export function createZoneStore(options: ZoneStoreOptions) {
     storeId,
     zone,
     path: options.path,
-
-    /** Runs `fn` in one BEGIN IMMEDIATE transaction; a throw rolls everything back. */
-    transaction<T>(fn: () => T): T {
-      return db.transaction(fn).immediate();
-    },
-
-    isOpen(): boolean {
-      return db.open;
-    },
-
-    ping(): void {
-      db.prepare("SELECT 1").get();
-    },
-
-    close(): void {
-      if (db.open) db.close();
-    },
+    ...sqliteBasics(db),
 
     // --- sync state ---
 

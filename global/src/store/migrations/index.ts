@@ -1,11 +1,6 @@
+import type { Migration } from "@mooring/shared";
 import { sql as initial } from "./0001-initial.js";
 import { sql as zones } from "./0002-zones.js";
-
-export interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
 
 /** Applied in order, each in its own transaction; `PRAGMA user_version` records the last one. */
 export const MIGRATIONS: readonly Migration[] = [

@@ -1,10 +1,5 @@
+import type { Migration } from "@mooring/shared";
 import { sql as initial } from "./0001-initial.js";
-
-export interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
 
 /** Applied in order, each in its own transaction; `PRAGMA user_version` records the last one. */
 export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "initial", sql: initial }];

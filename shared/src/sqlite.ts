@@ -1,0 +1,80 @@
+// Opening a control plane's SQLite database: WAL, the durability the operator chose, numbered
+// migrations recorded in `PRAGMA user_version`, and the few operations every store needs.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+
+export type Db = Database.Database;
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export interface OpenSqliteOptions {
+  readonly path: string;
+  /** `full` survives power loss; `normal` survives a process crash (kill -9) with WAL. */
+  readonly synchronous: "full" | "normal";
+  /** Applied in order, each in its own transaction. */
+  readonly migrations: readonly Migration[];
+  /** Runs in migration 1's transaction: what a new database records about itself (its id). */
+  readonly onCreate?: (db: Db) => void;
+  /** Runs after migrating; a throw closes the database and refuses to open it. */
+  readonly check?: (db: Db) => void;
+}
+
+export function openSqlite(options: OpenSqliteOptions): Db {
+  mkdirSync(dirname(options.path), { recursive: true });
+  const db = new Database(options.path);
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+    db.pragma("foreign_keys = ON");
+    db.pragma("busy_timeout = 5000");
+    migrate(db, options);
+    options.check?.(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
+function migrate(db: Db, options: OpenSqliteOptions): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  const latest = options.migrations.at(-1)?.version ?? 0;
+  if (current > latest) {
+    throw new Error(`database schema version ${current} is newer than this build knows (${latest}); refusing to open`);
+  }
+  for (const migration of options.migrations) {
+    if (migration.version <= current) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      if (migration.version === 1) options.onCreate?.(db);
+      db.pragma(`user_version = ${migration.version}`);
+    }).immediate();
+  }
+}
+
+/** What every store offers over its database: transactions, liveness, closing. */
+export function sqliteBasics(db: Db) {
+  return {
+    /** Runs `fn` in one BEGIN IMMEDIATE transaction; a throw rolls everything back. */
+    transaction<T>(fn: () => T): T {
+      return db.transaction(fn).immediate();
+    },
+
+    isOpen(): boolean {
+      return db.open;
+    },
+
+    ping(): void {
+      db.prepare("SELECT 1").get();
+    },
+
+    close(): void {
+      if (db.open) db.close();
+    },
+  };
+}

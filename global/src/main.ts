@@ -4,10 +4,10 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import {
   createLogger,
-  exitOnConfigError,
   exitOnSignals,
   formatAddress,
   type Logger,
+  loadConfigOrExit,
   startOrExit,
 } from "@mooring/shared";
 import { build } from "./api/app.js";
@@ -112,12 +112,7 @@ export async function startGlobal(config: GlobalConfig, logger: Logger): Promise
 
 /** The `mooring-global` command. */
 export async function runMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
-  let config: GlobalConfig;
-  try {
-    config = loadGlobalConfig(argv, env, VERSION);
-  } catch (error) {
-    exitOnConfigError(error);
-  }
+  const config = loadConfigOrExit(() => loadGlobalConfig(argv, env, VERSION));
   const logger = createLogger({ level: config.logLevel, service: "global" });
   const running = await startOrExit(() => startGlobal(config, logger), logger);
   exitOnSignals(running, logger);

@@ -96,7 +96,16 @@ function camelCase(flag: string): string {
   return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** Runs a process's start-up, turning ConfigHelp into exit 0 and ConfigError into exit 2. */
+/** Loads a process's configuration; `--help` exits 0 and a bad setting exits 2 (one line on stderr). */
+export function loadConfigOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    exitOnConfigError(error);
+  }
+}
+
+/** Turns ConfigHelp into exit 0 and ConfigError into exit 2; anything else is rethrown. */
 export function exitOnConfigError(error: unknown): never {
   if (error instanceof ConfigHelp) {
     process.stdout.write(error.text);

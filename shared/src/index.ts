@@ -3,7 +3,7 @@ export { createBackoff } from "./backoff.js";
 export type { HashedContent } from "./canonical.js";
 export { canonicalJson, contentHash } from "./canonical.js";
 export type { ConfigOf, LoadConfigOptions, Setting, Settings } from "./config.js";
-export { ConfigError, ConfigHelp, exitOnConfigError, loadConfig } from "./config.js";
+export { ConfigError, ConfigHelp, exitOnConfigError, loadConfig, loadConfigOrExit } from "./config.js";
 export type { DiffEntry } from "./diff.js";
 export { applyDiff, diffByKey } from "./diff.js";
 export type { ErrorBody, ErrorCode, FieldError, MooringErrorOptions } from "./errors.js";

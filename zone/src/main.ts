@@ -4,10 +4,10 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import {
   createLogger,
-  exitOnConfigError,
   exitOnSignals,
   formatAddress,
   type Logger,
+  loadConfigOrExit,
   startOrExit,
 } from "@mooring/shared";
 import { build } from "./api/app.js";
@@ -110,12 +110,7 @@ export async function startZone(
 
 /** The `mooring-zone` command. */
 export async function runMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
-  let config: ZoneConfig;
-  try {
-    config = loadZoneConfig(argv, env, VERSION);
-  } catch (error) {
-    exitOnConfigError(error);
-  }
+  const config = loadConfigOrExit(() => loadZoneConfig(argv, env, VERSION));
   const logger = createLogger({ level: config.logLevel, service: "zone" }).child({ zone: config.zone });
   const running = await startOrExit(() => startZone(config, logger), logger);
   const exit = exitOnSignals(running, logger);

@@ -46,7 +46,6 @@ export async function startGlobal(config: GlobalConfig, logger: Logger): Promise
   const zones = createZoneManager(store, manager, allocator);
   hub = createSyncHub({
     store,
-    manager,
     zones,
     metrics,
     logger,

@@ -1,9 +1,8 @@
 // The global side of zone sync: the live sessions (one per zone), the change-log batches they are
 // fed from, and compaction. A batch `(from, to]` is built and encoded once and shared by every zone
 // whose cursor is at `from`; a zone that is behind gets a batch of its own from the change log.
-import type { Logger } from "@mooring/shared";
-import { MESH_SERVICE } from "@mooring/shared";
-import type { Manager } from "../manager/manager.js";
+import * as grpc from "@grpc/grpc-js";
+import { type Logger, MESH_SERVICE } from "@mooring/shared";
 import type { ZoneManager } from "../manager/zones.js";
 import type { GlobalMetrics } from "../metrics.js";
 import type { SqliteStore } from "../store/sqlite-store.js";
@@ -14,7 +13,6 @@ import { createSession, type SyncCall, type SyncSession } from "./session.js";
 
 export interface SyncHubOptions {
   readonly store: SqliteStore;
-  readonly manager: Manager;
   readonly zones: ZoneManager;
   readonly metrics: GlobalMetrics;
   readonly logger: Logger;
@@ -130,7 +128,7 @@ export function createSyncHub(options: SyncHubOptions) {
     /** The grpc-js handler of ZoneSyncService.Sync. */
     accept(call: SyncCall): void {
       if (closed) {
-        call.emit("error", { code: 14, details: "the global is shutting down" });
+        call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the global is shutting down" });
         return;
       }
       createSession(hub, call);
@@ -166,7 +164,7 @@ export function createSyncHub(options: SyncHubOptions) {
 
     /** Ends the zone's live session (final: it must not come back by itself), then removes the zone. */
     decommission(zone: string): { removed: number } {
-      sessions.get(zone)?.end(10 /* ABORTED */, `zone ${zone} was decommissioned`, true);
+      sessions.get(zone)?.end(grpc.status.ABORTED, `zone ${zone} was decommissioned`, true);
       const result = options.zones.decommission(zone);
       hub.notify();
       return result;
@@ -181,7 +179,7 @@ export function createSyncHub(options: SyncHubOptions) {
       closed = true;
       clearInterval(ageTimer);
       for (const session of [...sessions.values()])
-        session.end(14 /* UNAVAILABLE */, "the global is shutting down", false);
+        session.end(grpc.status.UNAVAILABLE, "the global is shutting down", false);
       sessions.clear();
     },
   };

@@ -16,7 +16,7 @@ import {
 } from "@mooring/proto";
 import { isMooringError, keyFromProto, type Logger } from "@mooring/shared";
 import type { InventoryClaim } from "../manager/zones.js";
-import type { SyncModeName } from "../store/types.js";
+import type { ServiceIdentity, SyncModeName } from "../store/types.js";
 import { createBatchBuilder, type EncodedBatch, encodeDelete } from "./encode.js";
 import { chooseMode, StreamError, type ValidHello, validateHello } from "./hello.js";
 import { keyText, type SyncHub } from "./hub.js";
@@ -34,6 +34,11 @@ const SCAN_PAGE = 500;
 /** A zone silent for this many heartbeat intervals is gone. */
 const HEARTBEAT_TOLERANCE = 3;
 
+/** Equal when a zone's copy needs nothing: same content and the same VIPs. */
+function fingerprint(contentHash: string, vips: readonly string[]): string {
+  return `${contentHash}|${vips.join(",")}`;
+}
+
 export interface SyncSession {
   readonly id: string;
   instanceId(): string | undefined;
@@ -48,7 +53,8 @@ export interface SyncSession {
 type Phase = "hello" | "inventory" | "initial" | "live" | "ended";
 
 interface InventoryState {
-  readonly hashes: Map<string, string>;
+  /** What the zone holds, by key: its identity and `contentHash|vips`. */
+  readonly held: Map<string, { readonly id: ServiceIdentity; readonly fingerprint: string }>;
   readonly claims: InventoryClaim[];
   readonly upstream: UpstreamChanges[];
 }
@@ -185,7 +191,7 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
     for (const upstream of state.upstream) await applyUpstream(upstream);
     const head = store.headRevision();
     const builder = createBatchBuilder(0, head, hub.options.maxMessageBytes);
-    const remaining = new Map(state.hashes);
+    const remaining = new Map(state.held);
     let position: Parameters<typeof store.resourcesAfter>[0];
     let same = 0;
     for (;;) {
@@ -194,17 +200,14 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
         const key = keyText(row);
         const held = remaining.get(key);
         remaining.delete(key);
-        if (held === `${row.contentHash}|${store.boundIpsOf(row).join(",")}`) same++;
+        if (held?.fingerprint === fingerprint(row.contentHash, store.boundIpsOf(row))) same++;
         else builder.upsert(hub.encodeRow(row));
       }
       await writeFrames(builder.take());
       if (rows.length < SCAN_PAGE || phase === "ended") break;
       position = rows.at(-1);
     }
-    for (const key of remaining.keys()) {
-      const [, mesh = "", zoneOfKey = "", name = ""] = key.split("/");
-      builder.delete(encodeDelete({ mesh, zone: zoneOfKey, name }));
-    }
+    for (const { id } of remaining.values()) builder.delete(encodeDelete(id));
     const batch = builder.finish();
     await writeFrames(batch.frames);
     metrics.syncResourcesSent.inc(batch.resources);
@@ -304,7 +307,7 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
     heartbeat = setInterval(beat, heartbeatMs);
     if (mode === "reconcile") {
       phase = "inventory";
-      inventory = { hashes: new Map(), claims: [], upstream: [] };
+      inventory = { held: new Map(), claims: [], upstream: [] };
       return;
     }
     phase = "initial";
@@ -411,7 +414,7 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
         );
       }
       const vips = entry.vips.map((vip) => vip.ip);
-      inventory.hashes.set(keyText(parsed.id), `${entry.contentHash}|${vips.join(",")}`);
+      inventory.held.set(keyText(parsed.id), { id: parsed.id, fingerprint: fingerprint(entry.contentHash, vips) });
       if (vips.length > 0) inventory.claims.push({ key: entry.key, vips, revision: Number(entry.revision) });
     }
     if (!value.last) return;

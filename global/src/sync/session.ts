@@ -114,22 +114,25 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
     if (final !== undefined) {
       call.write(encodeResponse({ case: "goodbye", value: { reason, final } }));
     }
-    phase = "ended";
-    clearInterval(heartbeat);
     const codeName = grpc.status[code] ?? String(code);
-    metrics.syncStreamsClosed.inc({ code: codeName });
     const fields = { zone: hello?.zone, generation, code: codeName, reason };
     if (code === grpc.status.OK) log.info(fields, "sync stream closed");
     else log.warn(fields, "sync stream ended");
-    if (hello) {
-      hub.unregister(hello.zone, session);
-      if (store.isOpen()) {
-        store.recordZoneProgress(hello.zone, generation, acked, lastSeen);
-        if (code !== grpc.status.OK) store.recordZoneError(hello.zone, generation, `${codeName}: ${reason}`);
-      }
-    }
+    settle(codeName, code === grpc.status.OK ? undefined : `${codeName}: ${reason}`);
     if (code === grpc.status.OK) call.end();
     else call.emit("error", { code, details: reason });
+  }
+
+  /** Bookkeeping of a stream that is over, however it ended: once. */
+  function settle(codeName: string, error?: string): void {
+    phase = "ended";
+    clearInterval(heartbeat);
+    metrics.syncStreamsClosed.inc({ code: codeName });
+    if (!hello) return;
+    hub.unregister(hello.zone, session);
+    if (!store.isOpen()) return;
+    store.recordZoneProgress(hello.zone, generation, acked, lastSeen);
+    if (error) store.recordZoneError(hello.zone, generation, error);
   }
 
   function fail(error: unknown): void {
@@ -431,16 +434,9 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
   call.on("end", () => end(grpc.status.OK, "the zone closed the stream"));
   call.on("error", (error: unknown) => {
     // Cancelled by the zone or the transport: nothing more can be written.
-    if (phase !== "ended") {
-      phase = "ended";
-      clearInterval(heartbeat);
-      metrics.syncStreamsClosed.inc({ code: "CANCELLED" });
-      log.info({ zone: hello?.zone, err: error }, "sync stream dropped by the zone or the network");
-      if (hello) {
-        hub.unregister(hello.zone, session);
-        if (store.isOpen()) store.recordZoneProgress(hello.zone, generation, acked, lastSeen);
-      }
-    }
+    if (phase === "ended") return;
+    log.info({ zone: hello?.zone, err: error }, "sync stream dropped by the zone or the network");
+    settle("CANCELLED");
   });
 
   const session: SyncSession = {

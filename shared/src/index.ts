@@ -13,7 +13,7 @@ export { createHttpApp } from "./http/app.js";
 export type { MeshServiceRecord } from "./http/meshservice-json.js";
 export { toMeshServiceJson } from "./http/meshservice-json.js";
 export { createHttpMetrics } from "./http/metrics.js";
-export { nextPage } from "./http/paging.js";
+export { pageBody } from "./http/paging.js";
 export {
   DnsLabel,
   ErrorBody as ErrorBodySchema,

@@ -7,9 +7,9 @@ import {
   MeshServicePutBody,
   MeshServiceSchema,
   MooringError,
-  nextPage,
   type PageQuery,
   PageQuery as PageQuerySchema,
+  pageBody,
   toMeshServiceJson,
   validationError,
 } from "@mooring/shared";
@@ -32,13 +32,8 @@ export const meshServiceRoutes: FastifyPluginAsync<{ manager: Manager }> = async
       },
     },
     async (request) => {
-      const { offset, size } = request.query;
-      const page = manager.listMeshServices(request.params.mesh, offset, size);
-      return {
-        total: page.total,
-        items: page.items.map(toMeshServiceJson),
-        next: nextPage(request.url, offset, size, page.total),
-      };
+      const page = manager.listMeshServices(request.params.mesh, request.query.offset, request.query.size);
+      return pageBody(request.url, request.query, page, toMeshServiceJson);
     },
   );
 

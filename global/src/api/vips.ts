@@ -1,4 +1,4 @@
-import { errorResponses, listOf, nextPage, type PageQuery, PageQuery as PageQuerySchema } from "@mooring/shared";
+import { errorResponses, listOf, type PageQuery, PageQuery as PageQuerySchema, pageBody } from "@mooring/shared";
 import type { FastifyPluginAsync } from "fastify";
 import type { LeaseView, Manager } from "../manager/manager.js";
 import type { LeaseEventRow } from "../store/types.js";
@@ -46,13 +46,8 @@ export const vipRoutes: FastifyPluginAsync<{ manager: Manager }> = async (app, {
       },
     },
     async (request) => {
-      const { offset, size } = request.query;
-      const page = manager.listLeases(offset, size);
-      return {
-        total: page.total,
-        items: page.items.map(toLeaseJson),
-        next: nextPage(request.url, offset, size, page.total),
-      };
+      const page = manager.listLeases(request.query.offset, request.query.size);
+      return pageBody(request.url, request.query, page, toLeaseJson);
     },
   );
 

@@ -3,10 +3,10 @@ import {
   errorResponses,
   listOf,
   MooringError,
-  nextPage,
   OneOf,
   type PageQuery,
   PageQuery as PageQuerySchema,
+  pageBody,
   Timestamp,
 } from "@mooring/shared";
 import type { FastifyPluginAsync } from "fastify";
@@ -72,13 +72,8 @@ export const zoneRoutes: FastifyPluginAsync<{ hub: SyncHub; store: SqliteStore }
       },
     },
     async (request) => {
-      const { offset, size } = request.query;
-      const page = store.listZones(offset, size);
-      return {
-        total: page.total,
-        items: page.items.map((row) => toZoneJson(hub.status(row))),
-        next: nextPage(request.url, offset, size, page.total),
-      };
+      const page = store.listZones(request.query.offset, request.query.size);
+      return pageBody(request.url, request.query, page, (row) => toZoneJson(hub.status(row)));
     },
   );
 

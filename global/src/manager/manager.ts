@@ -3,6 +3,7 @@
 import {
   MESH_SERVICE,
   type MeshServiceInput,
+  type MeshServiceRecord,
   type MeshServiceSpec,
   MooringError,
   normalizeMeshService,
@@ -14,14 +15,9 @@ import type { LeaseEventRow, LeaseRow, Page, ResourceRow, ServiceIdentity } from
 import { identityText, type VipAllocator } from "../vip/allocator.js";
 import { parseIp } from "../vip/cidr.js";
 
-export interface MeshServiceView extends ServiceIdentity {
-  readonly labels: Record<string, string>;
-  readonly spec: MeshServiceSpec;
-  readonly vips: readonly string[];
-  readonly contentHash: string;
+/** A stored MeshService with its bound VIPs, as the API renders it. */
+export interface MeshServiceView extends MeshServiceRecord {
   readonly revision: Revision;
-  readonly creationTime: number;
-  readonly modificationTime: number;
 }
 
 export type PutOutcome = "created" | "updated" | "unchanged";

@@ -102,11 +102,8 @@ function toZone(record: ZoneRecord): ZoneRow {
 }
 
 /** Where a keyset scan of the resources table stands: the last key it returned. */
-export interface ResourcePosition {
+export interface ResourcePosition extends ServiceIdentity {
   readonly type: string;
-  readonly mesh: string;
-  readonly zone: string;
-  readonly name: string;
 }
 
 function toResource(record: ResourceRecord): ResourceRow {

@@ -7,3 +7,17 @@ export function nextPage(url: string, offset: number, size: number, total: numbe
   params.set("size", String(size));
   return `${path}?${params.toString()}`;
 }
+
+/** A list answer, `{total, items, next}`, for the page `query` asked for at `url`. */
+export function pageBody<T, J>(
+  url: string,
+  query: { readonly offset: number; readonly size: number },
+  page: { readonly total: number; readonly items: readonly T[] },
+  toJson: (item: T) => J,
+): { total: number; items: J[]; next: string | null } {
+  return {
+    total: page.total,
+    items: page.items.map(toJson),
+    next: nextPage(url, query.offset, query.size, page.total),
+  };
+}

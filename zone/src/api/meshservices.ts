@@ -4,9 +4,9 @@ import {
   MeshParams,
   MeshServiceParams,
   MeshServiceSchema,
-  nextPage,
   type PageQuery,
   PageQuery as PageQuerySchema,
+  pageBody,
   toMeshServiceJson,
   validationError,
 } from "@mooring/shared";
@@ -31,13 +31,8 @@ export const meshServiceRoutes: FastifyPluginAsync<MeshServiceRoutesOptions> = a
       },
     },
     async (request) => {
-      const { offset, size } = request.query;
-      const page = manager.listMeshServices(request.params.mesh, offset, size);
-      return {
-        total: page.total,
-        items: page.items.map(toMeshServiceJson),
-        next: nextPage(request.url, offset, size, page.total),
-      };
+      const page = manager.listMeshServices(request.params.mesh, request.query.offset, request.query.size);
+      return pageBody(request.url, request.query, page, toMeshServiceJson);
     },
   );
 

@@ -13,15 +13,7 @@ export interface SyncedKey extends ServiceIdentity {
 }
 
 /** A resource exactly as the global last published it. */
-export interface SyncedRow extends SyncedKey {
-  readonly labels: Record<string, string>;
-  readonly spec: MeshServiceSpec;
-  readonly vips: readonly string[];
-  readonly contentHash: string;
-  readonly revision: number;
-  readonly creationTime: number;
-  readonly modificationTime: number;
-}
+export interface SyncedRow extends SyncedKey, MeshServiceRecord {}
 
 /** What a reconcile inventory entry carries for one synced resource. */
 export interface InventoryRow extends SyncedKey {

@@ -1,15 +1,14 @@
 // Runs the real `mooring-global` bin as a child process, the way an operator would: its own data
 // directory, ports picked by the OS, readiness taken from the "listening" log line. The spawning and
 // log-waiting machinery is in process.ts; this file adds the global's settings and addresses.
-import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import {
   type CommandResult,
   childEnv,
-  type ExitStatus,
   killProcesses,
   makeTempDir,
   runCommand as runNamedCommand,
+  type ServiceProcess,
   startServiceProcess,
 } from "./process.js";
 
@@ -23,25 +22,11 @@ export const GLOBAL_BIN =
 /** The name this module's children are tracked under, so `killAllGlobals()` leaves zones alone. */
 const NAME = "mooring-global";
 
-export interface GlobalProcess {
+export interface GlobalProcess extends ServiceProcess {
   /** `http://127.0.0.1:<port>`, no trailing slash. */
   readonly http: string;
   /** `127.0.0.1:<port>`, as logged. */
   readonly grpc: string;
-  readonly child: ChildProcess;
-  readonly dataDir: string;
-  /** Milliseconds from spawn to the "listening" line. */
-  readonly startupMs: number;
-  /** Settles when the process has exited (never rejects). */
-  readonly exited: Promise<ExitStatus>;
-  stdout(): string;
-  stderr(): string;
-  /** Every stdout line that parsed as a JSON object. */
-  logLines(): Array<Record<string, unknown>>;
-  /** SIGKILL, then the exit status once the process is gone. */
-  kill9(): Promise<ExitStatus>;
-  /** SIGTERM, then the exit status; SIGKILLs and throws if the process does not exit in time. */
-  stop(timeoutMs?: number): Promise<ExitStatus>;
 }
 
 export interface StartOptions {
@@ -78,19 +63,7 @@ export async function startGlobalProcess(options: StartOptions = {}): Promise<Gl
     await service.kill9();
     throw new Error(`the "listening" line has no http/grpc address: ${JSON.stringify(service.ready)}`);
   }
-  return {
-    http: `http://${http}`,
-    grpc,
-    child: service.child,
-    dataDir,
-    startupMs: service.startupMs,
-    exited: service.exited,
-    stdout: service.stdout,
-    stderr: service.stderr,
-    logLines: service.logLines,
-    kill9: service.kill9,
-    stop: service.stop,
-  };
+  return { ...service, http: `http://${http}`, grpc };
 }
 
 /** Runs a command to completion (SIGKILLed after `timeoutMs`), capturing its output. */

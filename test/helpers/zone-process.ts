@@ -1,8 +1,7 @@
 // Runs the real `mooring-zone` bin as a child process pointed at a global's gRPC address: its own
 // data directory, its REST port picked by the OS, readiness taken from the "listening" log line.
-import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { childEnv, type ExitStatus, killProcesses, type LogLine, makeTempDir, startServiceProcess } from "./process.js";
+import { childEnv, killProcesses, makeTempDir, type ServiceProcess, startServiceProcess } from "./process.js";
 
 /** The bin under test; MOORING_E2E_ZONE_BIN points the suite at another build (it is not passed to children). */
 export const ZONE_BIN =
@@ -11,27 +10,11 @@ export const ZONE_BIN =
 /** The name this module's children are tracked under, so `killAllZones()` leaves the global alone. */
 const NAME = "mooring-zone";
 
-export interface ZoneProcess {
+export interface ZoneProcess extends ServiceProcess {
   /** The zone name it was started with. */
   readonly zone: string;
   /** `http://127.0.0.1:<port>`, no trailing slash. */
   readonly http: string;
-  readonly dataDir: string;
-  readonly child: ChildProcess;
-  /** Milliseconds from spawn to the "listening" line. */
-  readonly startupMs: number;
-  /** Settles when the process has exited (never rejects). */
-  readonly exited: Promise<ExitStatus>;
-  stdout(): string;
-  stderr(): string;
-  /** Every stdout line that parsed as a JSON object. */
-  logLines(): LogLine[];
-  /** The first log line, already seen or still to come, that matches; rejects on timeout or exit. */
-  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
-  /** SIGKILL, then the exit status once the process is gone. */
-  kill9(): Promise<ExitStatus>;
-  /** SIGTERM, then the exit status; SIGKILLs and throws if the process does not exit in time. */
-  stop(timeoutMs?: number): Promise<ExitStatus>;
 }
 
 export interface ZoneStartOptions {
@@ -74,18 +57,5 @@ export async function startZoneProcess(options: ZoneStartOptions): Promise<ZoneP
     await service.kill9();
     throw new Error(`the zone's "listening" line has no http address: ${JSON.stringify(service.ready)}`);
   }
-  return {
-    zone: options.zone,
-    http: `http://${http}`,
-    dataDir,
-    child: service.child,
-    startupMs: service.startupMs,
-    exited: service.exited,
-    stdout: service.stdout,
-    stderr: service.stderr,
-    logLines: service.logLines,
-    waitForLog: service.waitForLog,
-    kill9: service.kill9,
-    stop: service.stop,
-  };
+  return { ...service, zone: options.zone, http: `http://${http}` };
 }

@@ -158,6 +158,23 @@ export class ScriptedZone {
     return this.changes();
   }
 
+  /** Sends UpstreamChanges for this zone's own services, `name` or `name:port` each (port 80 by default). */
+  upstream(zone: string, zoneRevision: bigint, services: readonly string[]): void {
+    this.send({
+      case: "upstream",
+      value: {
+        zoneRevision,
+        upserts: services.map((service) => {
+          const [name = "", port = "80"] = service.split(":");
+          return {
+            key: { type: "MeshService", mesh: "default", zone, name },
+            spec: { ports: [{ port: Number(port) }] },
+          };
+        }),
+      },
+    });
+  }
+
   /** Stops reading: HTTP/2 flow control then pushes back on the global. */
   pause(): void {
     this.stream.pause();

@@ -339,18 +339,7 @@ describe("fencing, heartbeats, zone records", () => {
     const storeId = randomUUID();
     z.hello({ zone: "zone-1", instanceId, storeId });
     await z.syncedBatches(1);
-    z.send({
-      case: "upstream",
-      value: {
-        zoneRevision: 1n,
-        upserts: [
-          {
-            key: { type: "MeshService", mesh: "default", zone: "zone-1", name: "own" },
-            spec: { ports: [{ port: 80 }] },
-          },
-        ],
-      },
-    });
+    z.upstream("zone-1", 1n, ["own"]);
     await z.syncedBatches(2);
     expect((await getJson(`${global.http}/zones/zone-1`)).body.online).toBe(true);
     // Say nothing: the global stops hearing from the zone.
@@ -413,18 +402,7 @@ describe("fencing, heartbeats, zone records", () => {
     const z = zone();
     z.hello({ zone: "zone-1" });
     await z.syncedBatches(1);
-    z.send({
-      case: "upstream",
-      value: {
-        zoneRevision: 1n,
-        upserts: [
-          {
-            key: { type: "MeshService", mesh: "default", zone: "zone-1", name: "own" },
-            spec: { ports: [{ port: 80 }] },
-          },
-        ],
-      },
-    });
+    z.upstream("zone-1", 1n, ["own"]);
     await z.syncedBatches(2);
     const response = await fetch(`${global.http}/zones/zone-1`, { method: "DELETE" });
     expect(response.status).toBe(200);

@@ -1,6 +1,7 @@
 // Change-log compaction by count and by age. The horizon (`compacted_through`) is what makes it
 // safe: a zone whose cursor is behind it is sent to RECONCILE, so a delete it never saw is still
 // delivered (as the absence of the key from the global's inventory).
+import { revision } from "@mooring/shared";
 import type { SqliteStore } from "../store/sqlite-store.js";
 
 export interface CompactionOptions {
@@ -18,5 +19,5 @@ export function compactChangeLog(store: SqliteStore, options: CompactionOptions)
   const aged = store.lastRevisionBefore(options.now - options.maxAgeMs);
   if (aged !== undefined && aged > horizon) horizon = aged;
   if (horizon <= store.compactedThrough()) return 0;
-  return store.transaction(() => store.compactChanges(horizon as never));
+  return store.transaction(() => store.compactChanges(revision(horizon)));
 }

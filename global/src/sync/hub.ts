@@ -2,7 +2,7 @@
 // fed from, and compaction. A batch `(from, to]` is built and encoded once and shared by every zone
 // whose cursor is at `from`; a zone that is behind gets a batch of its own from the change log.
 import * as grpc from "@grpc/grpc-js";
-import { type Logger, MESH_SERVICE } from "@mooring/shared";
+import { type Logger, MESH_SERVICE, type MeshServiceSpec, revision } from "@mooring/shared";
 import type { ZoneManager } from "../manager/zones.js";
 import type { GlobalMetrics } from "../metrics.js";
 import type { SqliteStore } from "../store/sqlite-store.js";
@@ -49,7 +49,7 @@ export function createSyncHub(options: SyncHubOptions) {
   let closed = false;
 
   function encodeRow(row: ResourceRow): Uint8Array {
-    return encodeMeshService({ ...row, spec: row.spec as never, vips: store.boundIpsOf(row) });
+    return encodeMeshService({ ...row, spec: row.spec as MeshServiceSpec, vips: store.boundIpsOf(row) });
   }
 
   /**
@@ -60,7 +60,7 @@ export function createSyncHub(options: SyncHubOptions) {
     const cached = batches.get(from);
     if (cached) return cached;
     if (from < store.compactedThrough()) return "compacted";
-    const rows = store.changesSince(from as never, BATCH_ROWS);
+    const rows = store.changesSince(revision(from), BATCH_ROWS);
     const last = rows.at(-1);
     if (!last) return undefined;
     const keys = new Map<string, ServiceIdentity & { type: string }>();

@@ -146,19 +146,19 @@ export function createZoneManager(store: SqliteStore, manager: Manager, allocato
         })
         .sort((a, b) => b.revision - a.revision || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
       return store.transaction(() => {
-        const result: AdoptionResult = { adopted: 0, held: 0, refused: [] };
         let adopted = 0;
         let held = 0;
+        const refused: AdoptionResult["refused"] = [];
         for (const claim of ordered) {
           const serviceExists = store.getResource(MESH_SERVICE, claim.id) !== undefined;
           for (const ip of claim.vips) {
             const outcome = allocator.adopt(ip, claim.id, serviceExists, source);
             if (outcome.result === "adopted") adopted++;
             else if (outcome.result === "held") held++;
-            else result.refused.push({ identity: claim.text, ip, reason: outcome.reason });
+            else refused.push({ identity: claim.text, ip, reason: outcome.reason });
           }
         }
-        return { ...result, adopted, held };
+        return { adopted, held, refused };
       });
     },
   };

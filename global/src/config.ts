@@ -1,4 +1,5 @@
 import {
+  AUTH_SETTINGS,
   ConfigError,
   type ConfigOf,
   LOG_LEVELS,
@@ -8,7 +9,9 @@ import {
   parseListenAddress,
   parseNonEmpty,
   parseOneOf,
+  parsePositiveDuration,
   parsePositiveInt,
+  parseReadableFile,
 } from "@mooring/shared";
 import { parseCidrList } from "./vip/cidr.js";
 
@@ -90,6 +93,50 @@ export const GLOBAL_SETTINGS = {
     description: "change-log entries older than this are compacted; a zone offline longer reconciles",
     parse: parseDuration,
   },
+  ...AUTH_SETTINGS,
+  tlsCert: {
+    flag: "tls-cert",
+    env: "MOORING_TLS_CERT",
+    default: "",
+    description: "PEM certificate chain: serve REST (HTTPS) and gRPC sync over TLS; needs MOORING_TLS_KEY",
+    parse: parseReadableFile,
+  },
+  tlsKey: {
+    flag: "tls-key",
+    env: "MOORING_TLS_KEY",
+    default: "",
+    description: "PEM private key of MOORING_TLS_CERT",
+    parse: parseReadableFile,
+  },
+  syncClientCa: {
+    flag: "sync-client-ca",
+    env: "MOORING_SYNC_CLIENT_CA",
+    default: "",
+    description:
+      "PEM CA bundle: zones must present a client certificate it signed (mutual TLS); needs MOORING_TLS_CERT",
+    parse: parseReadableFile,
+  },
+  zoneMaxServices: {
+    flag: "zone-max-services",
+    env: "MOORING_ZONE_MAX_SERVICES",
+    default: "10000",
+    description: "services one zone may own; further creates from that zone are rejected",
+    parse: parsePositiveInt,
+  },
+  syncReconnectBurst: {
+    flag: "sync-reconnect-burst",
+    env: "MOORING_SYNC_RECONNECT_BURST",
+    default: "30",
+    description: "sync sessions a zone may open back to back before it is rate limited",
+    parse: parsePositiveInt,
+  },
+  syncReconnectInterval: {
+    flag: "sync-reconnect-interval",
+    env: "MOORING_SYNC_RECONNECT_INTERVAL",
+    default: "2s",
+    description: "once rate limited, a zone regains one session attempt per interval",
+    parse: parsePositiveDuration,
+  },
   logLevel: {
     flag: "log-level",
     env: "MOORING_LOG_LEVEL",
@@ -117,6 +164,12 @@ export function loadGlobalConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     throw new ConfigError(
       `MOORING_SYNC_MAX_MESSAGE (${config.syncMaxMessage} bytes) must exceed MOORING_HTTP_BODY_LIMIT (${config.httpBodyLimit} bytes) by at least 16KiB, so every accepted service fits one sync message`,
     );
+  }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError("MOORING_TLS_CERT and MOORING_TLS_KEY go together: set both or neither");
+  }
+  if (config.syncClientCa !== undefined && config.tlsCert === undefined) {
+    throw new ConfigError("MOORING_SYNC_CLIENT_CA (mutual TLS) needs MOORING_TLS_CERT and MOORING_TLS_KEY");
   }
   return config;
 }

@@ -3,6 +3,8 @@ import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import {
+  type AdminAuth,
+  adminAuthOf,
   createLogger,
   exitOnSignals,
   formatAddress,
@@ -11,6 +13,7 @@ import {
   startOrExit,
 } from "@mooring/shared";
 import { build } from "./api/app.js";
+import { createZoneTokens } from "./auth/zone-tokens.js";
 import { type GlobalConfig, loadGlobalConfig } from "./config.js";
 import { startGrpcServer } from "./grpc/server.js";
 import { createManager } from "./manager/manager.js";
@@ -18,6 +21,7 @@ import { createZoneManager } from "./manager/zones.js";
 import { createMetrics } from "./metrics.js";
 import { createSqliteStore } from "./store/sqlite-store.js";
 import { createSyncHub, type SyncHub } from "./sync/hub.js";
+import { createReconnectLimit } from "./sync/reconnect-limit.js";
 import { createVipAllocator } from "./vip/allocator.js";
 
 export const VERSION: string = (
@@ -43,7 +47,20 @@ export async function startGlobal(config: GlobalConfig, logger: Logger): Promise
   // The hub is created after the manager it observes; commits reach it through this indirection.
   let hub: SyncHub | undefined;
   const manager = createManager(store, allocator, { onChange: () => hub?.notify() });
-  const zones = createZoneManager(store, manager, allocator);
+  const zones = createZoneManager(store, manager, allocator, { maxServicesPerZone: config.zoneMaxServices });
+  const authOn = config.auth === "on";
+  const zoneTokens = await createZoneTokens({ dataDir: config.dataDir, store }).catch((error: unknown) => {
+    store.close();
+    throw error;
+  });
+  let auth: AdminAuth | undefined;
+  try {
+    auth = adminAuthOf(config, config.dataDir, logger);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  const tls = readTls(config);
   hub = createSyncHub({
     store,
     zones,
@@ -53,6 +70,11 @@ export async function startGlobal(config: GlobalConfig, logger: Logger): Promise
     maxMessageBytes: config.syncMaxMessage,
     changelogMaxEntries: config.changelogMaxEntries,
     changelogMaxAgeMs: config.changelogMaxAge,
+    reconnectLimit: createReconnectLimit({
+      burst: config.syncReconnectBurst,
+      intervalMs: config.syncReconnectInterval,
+    }),
+    ...(authOn ? { authenticate: (token: string, zone: string) => zoneTokens.verify(token, zone) } : {}),
   });
   const sync = hub;
   const app = await build({
@@ -63,6 +85,9 @@ export async function startGlobal(config: GlobalConfig, logger: Logger): Promise
     logger,
     bodyLimit: config.httpBodyLimit,
     version: VERSION,
+    zoneTokens,
+    ...(auth ? { auth } : {}),
+    ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
   });
   try {
     await app.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
@@ -73,6 +98,9 @@ export async function startGlobal(config: GlobalConfig, logger: Logger): Promise
   const grpcServer = await startGrpcServer(config.grpcAddr, {
     sync: (call) => sync.accept(call),
     maxMessageBytes: config.syncMaxMessage,
+    // Bytes sent are counted per Changes frame by the sessions (a batch is encoded once for every zone).
+    messageSizes: { request: (bytes) => metrics.syncBytesReceived.inc(bytes) },
+    ...(tls ? { tls } : {}),
   }).catch(async (error: unknown) => {
     sync.close();
     await app.close();
@@ -88,6 +116,8 @@ export async function startGlobal(config: GlobalConfig, logger: Logger): Promise
       dataDir: config.dataDir,
       epoch: store.epoch,
       vipCidrs: config.vipCidrs.map((range) => range.cidr),
+      auth: config.auth,
+      tls: tls ? (tls.clientCa ? "mutual" : "server") : "off",
       version: VERSION,
     },
     "listening",
@@ -106,6 +136,16 @@ export async function startGlobal(config: GlobalConfig, logger: Logger): Promise
       })();
       return closing;
     },
+  };
+}
+
+/** The TLS material named by the configuration, read once at start. */
+function readTls(config: GlobalConfig): { cert: Buffer; key: Buffer; clientCa?: Buffer } | undefined {
+  if (!config.tlsCert || !config.tlsKey) return undefined;
+  return {
+    cert: readFileSync(config.tlsCert),
+    key: readFileSync(config.tlsKey),
+    ...(config.syncClientCa ? { clientCa: readFileSync(config.syncClientCa) } : {}),
   };
 }
 

@@ -72,6 +72,16 @@ export function createMetrics(store: SqliteStore) {
       help: "bytes of Changes frames written to zones",
       registers,
     }),
+    syncBytesReceived: new Counter({
+      name: "mooring_global_sync_bytes_received_total",
+      help: "bytes of messages received from zones on sync streams (gRPC frame headers not included)",
+      registers,
+    }),
+    syncStreams: new Gauge({
+      name: "mooring_global_sync_streams",
+      help: "sync streams open now, from the call's arrival to its end, whether the zone was welcomed or not",
+      registers,
+    }),
     syncBatchesEncoded: new Counter({
       name: "mooring_global_sync_batches_encoded_total",
       help: "change-log batches encoded; each is shared by every zone at the same cursor",
@@ -81,6 +91,24 @@ export function createMetrics(store: SqliteStore) {
       name: "mooring_global_sync_upstream_resources_total",
       help: "zone-owned resources received upstream, by outcome (applied, unchanged, rejected)",
       labelNames: ["outcome"] as const,
+      registers,
+    }),
+    syncUpstreamRejected: new Counter({
+      name: "mooring_global_sync_upstream_rejected_total",
+      help: "upstream resources rejected, by zone and code (ZONE_OWNED: a write to a service the zone does not own)",
+      labelNames: ["zone", "code"] as const,
+      registers,
+    }),
+    authRefused: new Counter({
+      name: "mooring_global_auth_refused_total",
+      help: "refused credentials, by kind (admin, zone) and reason",
+      labelNames: ["kind", "reason"] as const,
+      registers,
+    }),
+    syncRateLimited: new Counter({
+      name: "mooring_global_sync_rate_limited_total",
+      help: "sync sessions refused because the zone reconnected faster than MOORING_SYNC_RECONNECT_* allow",
+      labelNames: ["zone"] as const,
       registers,
     }),
     syncStreamsClosed: new Counter({

@@ -19,6 +19,10 @@ describe("error codes", () => {
       "INTERNAL",
       "ZONE_OWNED",
       "STALE_SESSION",
+      "UNAUTHENTICATED",
+      "PERMISSION_DENIED",
+      "ZONE_SERVICE_LIMIT",
+      "RATE_LIMITED",
     ]);
   });
 

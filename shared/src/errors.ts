@@ -20,6 +20,14 @@ export const ERROR_CODES = {
   ZONE_OWNED: { http: 405, grpc: GrpcStatus.PERMISSION_DENIED },
   /** A sync session that a newer session of the same zone has superseded. */
   STALE_SESSION: { http: 409, grpc: GrpcStatus.ABORTED },
+  /** No credentials, or credentials that are not valid (admin token, zone token). */
+  UNAUTHENTICATED: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED },
+  /** Valid credentials used for something they do not cover (a zone token for another zone). */
+  PERMISSION_DENIED: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED },
+  /** A zone already owns as many services as MOORING_ZONE_MAX_SERVICES allows. */
+  ZONE_SERVICE_LIMIT: { http: 409, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
+  /** Too many attempts in too short a time (zone reconnects). */
+  RATE_LIMITED: { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
 } as const satisfies Record<string, { http: number; grpc: GrpcStatus }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,3 +1,7 @@
+export type { AdminAuth, AdminToken } from "./auth/admin-token.js";
+export { ADMIN_TOKEN_FILE, adminAuthOf, loadOrCreateAdminToken } from "./auth/admin-token.js";
+export { readSecretFile, writeSecretFile } from "./auth/secret-file.js";
+export { AUTH_SETTINGS } from "./auth/settings.js";
 export type { Backoff, BackoffOptions } from "./backoff.js";
 export { createBackoff } from "./backoff.js";
 export type { HashedContent } from "./canonical.js";
@@ -8,6 +12,8 @@ export type { DiffEntry } from "./diff.js";
 export { applyDiff, diffByKey } from "./diff.js";
 export type { ErrorBody, ErrorCode, FieldError, MooringErrorOptions } from "./errors.js";
 export { ERROR_CODES, isMooringError, MooringError, validationError } from "./errors.js";
+export type { AdminAuthOptions } from "./http/admin-auth.js";
+export { OPEN_PATHS, registerAdminAuth } from "./http/admin-auth.js";
 export type { HttpAppOptions, HttpMetrics } from "./http/app.js";
 export { createHttpApp } from "./http/app.js";
 export type { MeshServiceRecord } from "./http/meshservice-json.js";
@@ -62,7 +68,9 @@ export {
   parseListenAddress,
   parseNonEmpty,
   parseOneOf,
+  parsePositiveDuration,
   parsePositiveInt,
+  parseReadableFile,
 } from "./parse.js";
 export type { Db, Migration, OpenSqliteOptions } from "./sqlite.js";
 export { openSqlite, sqliteBasics } from "./sqlite.js";

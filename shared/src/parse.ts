@@ -1,5 +1,6 @@
 // Parsers for configuration values. Each throws an Error whose message is the reason only; the
 // config loader adds which setting it was.
+import { accessSync, constants } from "node:fs";
 import ipaddr from "ipaddr.js";
 
 export interface ListenAddress {
@@ -48,6 +49,13 @@ export function parseDuration(raw: string): number {
   return total;
 }
 
+/** A duration of at least 1ms, such as an interval or a timeout. */
+export function parsePositiveDuration(raw: string): number {
+  const ms = parseDuration(raw);
+  if (ms < 1) throw new Error("must be at least 1ms");
+  return ms;
+}
+
 const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1000, kib: 1024, mb: 1_000_000, mib: 1_048_576 };
 
 /** `1048576`, `512KiB`, `1MiB`, `2MB` -> bytes. */
@@ -80,4 +88,17 @@ export function parsePositiveInt(raw: string): number {
   const value = Number(text);
   if (value < 1 || !Number.isSafeInteger(value)) throw new Error("must be a whole number of at least 1");
   return value;
+}
+
+/** A file the process must be able to read (a certificate, a key, a token); empty means unset. */
+export function parseReadableFile(raw: string): string | undefined {
+  const path = raw.trim();
+  if (path === "") return undefined;
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new Error(`cannot read ${path} (${code})`);
+  }
+  return path;
 }

@@ -2,9 +2,10 @@
 
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import { createHttpApp } from "@mooring/shared";
+import { type AdminAuth, createHttpApp, registerAdminAuth } from "@mooring/shared";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import type { ZoneTokens } from "../auth/zone-tokens.js";
 import type { Manager } from "../manager/manager.js";
 import type { GlobalMetrics } from "../metrics.js";
 import type { SqliteStore } from "../store/sqlite-store.js";
@@ -12,6 +13,7 @@ import type { SyncHub } from "../sync/hub.js";
 import { healthRoutes } from "./health.js";
 import { meshServiceRoutes } from "./meshservices.js";
 import { vipRoutes } from "./vips.js";
+import { zoneTokenRoutes } from "./zone-tokens.js";
 import { zoneRoutes } from "./zones.js";
 
 export interface BuildOptions {
@@ -23,6 +25,11 @@ export interface BuildOptions {
   readonly logger: Logger;
   readonly bodyLimit: number;
   readonly version: string;
+  /** Admin authentication; absent: MOORING_AUTH=off. */
+  readonly auth?: AdminAuth;
+  /** Zone token issuing and revocation; without it the /zone-tokens routes are not registered. */
+  readonly zoneTokens?: ZoneTokens;
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 export type GlobalApp = FastifyInstance;
@@ -33,7 +40,15 @@ export async function build(options: BuildOptions): Promise<GlobalApp> {
     bodyLimit: options.bodyLimit,
     metrics: options.metrics,
     service: "global",
+    ...(options.https ? { https: options.https } : {}),
   });
+  if (options.auth) {
+    const { metrics } = options;
+    registerAdminAuth(app, {
+      ...options.auth,
+      onRefused: (reason) => metrics.authRefused.inc({ kind: "admin", reason }),
+    });
+  }
 
   await app.register(swagger, {
     openapi: {
@@ -44,6 +59,10 @@ export async function build(options: BuildOptions): Promise<GlobalApp> {
         description: "MeshServices and their VIP leases. Errors are {code, message, details: [{field, reason}]}.",
       },
       tags: [{ name: "MeshService" }, { name: "VIP" }, { name: "Zone" }, { name: "Operations" }],
+      components: {
+        securitySchemes: { adminToken: { type: "http", scheme: "bearer", description: "the admin-token file" } },
+      },
+      security: options.auth ? [{ adminToken: [] }] : [],
     },
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
@@ -51,6 +70,13 @@ export async function build(options: BuildOptions): Promise<GlobalApp> {
   await app.register(meshServiceRoutes, { manager: options.manager });
   await app.register(vipRoutes, { manager: options.manager });
   if (options.hub) await app.register(zoneRoutes, { hub: options.hub, store: options.store });
+  if (options.zoneTokens) {
+    await app.register(zoneTokenRoutes, {
+      tokens: options.zoneTokens,
+      store: options.store,
+      ...(options.hub ? { hub: options.hub } : {}),
+    });
+  }
   await app.register(healthRoutes, { store: options.store, metrics: options.metrics });
   return app as unknown as GlobalApp;
 }

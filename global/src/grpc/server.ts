@@ -1,7 +1,8 @@
 import * as grpc from "@grpc/grpc-js";
-import { addService, type GrpcImplementation, ZoneSyncService } from "@mooring/proto";
+import { addService, type GrpcImplementation, type MessageSizes, ZoneSyncService } from "@mooring/proto";
 import { formatAddress, type ListenAddress, MooringError } from "@mooring/shared";
 import { HealthImplementation } from "grpc-health-check";
+import { createReflection } from "./reflection.js";
 
 export interface GrpcServerHandle {
   readonly address: string;
@@ -14,6 +15,19 @@ export interface GrpcServerOptions {
   readonly sync: GrpcImplementation<typeof ZoneSyncService>["sync"];
   /** Largest message accepted or sent; a bigger one ends its stream with RESOURCE_EXHAUSTED. */
   readonly maxMessageBytes: number;
+  /** Told the size of every sync message received (`request`) and sent (`response`), for metrics. */
+  readonly messageSizes?: MessageSizes;
+  /** TLS: certificate chain and key (PEM); with `clientCa`, zones must present a certificate it signed. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa?: Buffer };
+}
+
+function credentialsOf(tls: GrpcServerOptions["tls"]): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(
+    tls.clientCa ?? null,
+    [{ cert_chain: tls.cert, private_key: tls.key }],
+    tls.clientCa !== undefined,
+  );
 }
 
 export async function startGrpcServer(listen: ListenAddress, options: GrpcServerOptions): Promise<GrpcServerHandle> {
@@ -23,9 +37,12 @@ export async function startGrpcServer(listen: ListenAddress, options: GrpcServer
   });
   const health = new HealthImplementation({ "": "SERVING", [ZoneSyncService.typeName]: "SERVING" });
   health.addToServer(server);
-  addService(server, ZoneSyncService, { sync: options.sync });
+  addService(server, ZoneSyncService, { sync: options.sync }, options.messageSizes);
+  // Read-only metadata (the services and their message types), served on every gRPC port whatever
+  // the authentication: zone tokens guard the sync stream's data, not its schema.
+  createReflection().addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(formatAddress(listen), grpc.ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(formatAddress(listen), credentialsOf(options.tls), (error, bound) =>
       error
         ? reject(
             new MooringError("INTERNAL", `gRPC cannot listen on ${formatAddress(listen)}: ${error.message}`, {

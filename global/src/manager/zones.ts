@@ -51,7 +51,18 @@ function describe(problems: readonly FieldError[]): string {
   return problems.map((problem) => `${problem.field}: ${problem.reason}`).join("; ");
 }
 
-export function createZoneManager(store: SqliteStore, manager: Manager, allocator: VipAllocator) {
+export interface ZoneManagerOptions {
+  /** Services one zone may own; a create beyond it is rejected with ZONE_SERVICE_LIMIT. */
+  readonly maxServicesPerZone?: number;
+}
+
+export function createZoneManager(
+  store: SqliteStore,
+  manager: Manager,
+  allocator: VipAllocator,
+  options: ZoneManagerOptions = {},
+) {
+  const maxServices = options.maxServicesPerZone ?? Number.POSITIVE_INFINITY;
   /** A zone may write only its own services: the key must name it. */
   function ownIdentity(zone: string, key: ResourceKeyMessage | undefined): ServiceIdentity {
     const parsed = keyFromProto(key);
@@ -95,6 +106,12 @@ export function createZoneManager(store: SqliteStore, manager: Manager, allocato
             const input = meshServiceInputFromProto(message);
             if (!input.ok) {
               throw new MooringError("VALIDATION_FAILED", describe(input.problems), { details: input.problems });
+            }
+            if (!store.getResource(MESH_SERVICE, id) && store.countServicesOfZone(zone) >= maxServices) {
+              throw new MooringError(
+                "ZONE_SERVICE_LIMIT",
+                `zone ${zone} already owns ${maxServices} services, the limit (MOORING_ZONE_MAX_SERVICES); delete some first`,
+              );
             }
             const { outcome } = manager.putMeshService(id, input.input);
             if (outcome === "unchanged") unchanged++;

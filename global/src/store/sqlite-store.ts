@@ -16,6 +16,7 @@ import type {
   ServiceIdentity,
   SyncModeName,
   ZoneRow,
+  ZoneTokenRow,
 } from "./types.js";
 
 export interface SqliteStoreOptions {
@@ -140,6 +141,24 @@ function toEvent(record: EventRecord): LeaseEventRow {
   return { ...record, family: record.family as IpFamily, event: record.event as LeaseEventKind };
 }
 
+interface ZoneTokenRecord {
+  id: string;
+  zone: string;
+  issued_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+function toZoneToken(record: ZoneTokenRecord): ZoneTokenRow {
+  return {
+    id: record.id,
+    zone: record.zone,
+    issuedAt: record.issued_at,
+    expiresAt: record.expires_at,
+    revokedAt: record.revoked_at,
+  };
+}
+
 export type SqliteStore = ReturnType<typeof createSqliteStore>;
 
 export function createSqliteStore(options: SqliteStoreOptions) {
@@ -192,6 +211,16 @@ export function createSqliteStore(options: SqliteStoreOptions) {
     recordError: db.prepare("UPDATE zones SET last_error = ? WHERE name = ? AND generation = ?"),
     setWatermark: db.prepare("UPDATE zones SET upstream_watermark = max(upstream_watermark, ?) WHERE name = ?"),
     deleteZone: db.prepare("DELETE FROM zones WHERE name = ?"),
+    countOfZone: db.prepare("SELECT count(*) FROM resources WHERE zone = ?").pluck(),
+    insertZoneToken: db.prepare(
+      "INSERT INTO zone_tokens (id, zone, issued_at, expires_at) VALUES (@id, @zone, @issuedAt, @expiresAt)",
+    ),
+    getZoneToken: db.prepare<[string], ZoneTokenRecord>("SELECT * FROM zone_tokens WHERE id = ?"),
+    listZoneTokens: db.prepare<[number, number], ZoneTokenRecord>(
+      "SELECT * FROM zone_tokens ORDER BY issued_at, id LIMIT ? OFFSET ?",
+    ),
+    countZoneTokens: db.prepare("SELECT count(*) FROM zone_tokens").pluck(),
+    revokeZoneToken: db.prepare("UPDATE zone_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
     upsertResource: db.prepare(
       `INSERT INTO resources (type, mesh, zone, name, labels, spec, content_hash, revision, creation_time, modification_time)
        VALUES (@type, @mesh, @zone, @name, @labels, @spec, @contentHash, @revision, @creationTime, @modificationTime)
@@ -370,6 +399,32 @@ export function createSqliteStore(options: SqliteStoreOptions) {
 
     deleteZone(name: string): void {
       s.deleteZone.run(name);
+    },
+
+    /** How many services (of every mesh) the zone owns. */
+    countServicesOfZone(zone: string): number {
+      return s.countOfZone.get(zone) as number;
+    },
+
+    insertZoneToken(row: Omit<ZoneTokenRow, "revokedAt">): void {
+      s.insertZoneToken.run(row);
+    },
+
+    getZoneToken(id: string): ZoneTokenRow | undefined {
+      const record = s.getZoneToken.get(id);
+      return record ? toZoneToken(record) : undefined;
+    },
+
+    listZoneTokens(offset: number, size: number): Page<ZoneTokenRow> {
+      const total = s.countZoneTokens.get() as number;
+      return { total, items: s.listZoneTokens.all(size, offset).map(toZoneToken) };
+    },
+
+    /** Marks the token revoked (once: the first revocation time stays); false when it is unknown. */
+    revokeZoneToken(id: string, at: number): ZoneTokenRow | undefined {
+      s.revokeZoneToken.run(at, id);
+      const record = s.getZoneToken.get(id);
+      return record ? toZoneToken(record) : undefined;
     },
 
     leaseByIp(ip: string): LeaseRow | undefined {

@@ -82,3 +82,12 @@ export interface ZoneRow {
   readonly lastError: string | null;
   readonly sessions: Readonly<Record<SyncModeName, number>>;
 }
+
+/** An issued zone token's record; the signed token itself is never stored. */
+export interface ZoneTokenRow {
+  readonly id: string;
+  readonly zone: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  readonly revokedAt: number | null;
+}

@@ -23,6 +23,8 @@ export interface ValidHello {
   readonly instanceId: string;
   readonly storeId: string;
   readonly version: string;
+  /** Checked by the session when authentication is on; never logged. */
+  readonly token: string;
   readonly cursor?: { readonly epoch: string; readonly revision: number };
   readonly reconcile: boolean;
 }
@@ -49,6 +51,7 @@ export function validateHello(hello: Hello): ValidHello {
     instanceId: hello.instanceId,
     storeId: hello.storeId,
     version: hello.version,
+    token: hello.token,
     reconcile: hello.reconcile,
     ...(cursor ? { cursor } : {}),
   };

@@ -9,6 +9,7 @@ import type { SqliteStore } from "../store/sqlite-store.js";
 import type { ResourceRow, ServiceIdentity, ZoneRow } from "../store/types.js";
 import { compactChangeLog } from "./compaction.js";
 import { createBatchBuilder, type EncodedBatch, encodeDelete, encodeMeshService } from "./encode.js";
+import type { ReconnectLimit } from "./reconnect-limit.js";
 import { createSession, type SyncCall, type SyncSession } from "./session.js";
 
 export interface SyncHubOptions {
@@ -21,6 +22,13 @@ export interface SyncHubOptions {
   readonly changelogMaxEntries: number;
   readonly changelogMaxAgeMs: number;
   readonly now?: () => number;
+  /**
+   * Checks the token a zone presents in its Hello; resolves to the token's id, or throws a
+   * MooringError (UNAUTHENTICATED, PERMISSION_DENIED). Absent: authentication is off.
+   */
+  readonly authenticate?: (token: string, zone: string) => Promise<{ readonly id: string }>;
+  /** Session starts allowed per zone; absent: unlimited. */
+  readonly reconnectLimit?: ReconnectLimit;
 }
 
 /** Change rows per catch-up batch: bounds the memory and the time of building one. */
@@ -168,6 +176,17 @@ export function createSyncHub(options: SyncHubOptions) {
       const result = options.zones.decommission(zone);
       hub.notify();
       return result;
+    },
+
+    /** Ends every live session that authenticated with token `id`; returns how many. */
+    revokeToken(id: string): number {
+      let ended = 0;
+      for (const session of [...sessions.values()]) {
+        if (session.tokenId() !== id) continue;
+        session.end(grpc.status.UNAUTHENTICATED, `zone token ${id} was revoked`);
+        ended++;
+      }
+      return ended;
     },
 
     zones(): ZoneStatus[] {

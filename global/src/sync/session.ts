@@ -42,6 +42,8 @@ function fingerprint(contentHash: string, vips: readonly string[]): string {
 export interface SyncSession {
   readonly id: string;
   instanceId(): string | undefined;
+  /** The id of the zone token the session authenticated with (authentication on). */
+  tokenId(): string | undefined;
   /** Sends whatever the change log holds beyond what this zone was sent (no-op while busy). */
   kick(): void;
   ackedRevision(): number;
@@ -65,6 +67,7 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
   let log: Logger = hub.log.child({ session: id });
   let phase: Phase = "hello";
   let hello: ValidHello | undefined;
+  let tokenId: string | undefined;
   let generation = 0;
   let sent = 0;
   let acked = 0;
@@ -73,6 +76,15 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
   let inventory: InventoryState | undefined;
   let chain: Promise<void> = Promise.resolve();
   let heartbeat: NodeJS.Timeout | undefined;
+  // The open-streams gauge follows the gRPC call: a cancelled call (the zone or the network went
+  // away) is closed at once, while the session itself may wait for its heartbeat to notice.
+  let streamOpen = true;
+  metrics.syncStreams.inc();
+  function streamClosed(): void {
+    if (!streamOpen) return;
+    streamOpen = false;
+    metrics.syncStreams.dec();
+  }
 
   function encodeResponse(response: MessageInitShape<typeof SyncResponseSchema>["message"]): SyncResponse {
     return create(SyncResponseSchema, { message: response });
@@ -127,6 +139,7 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
   function settle(codeName: string, error?: string): void {
     phase = "ended";
     clearInterval(heartbeat);
+    streamClosed();
     metrics.syncStreamsClosed.inc({ code: codeName });
     if (!hello) return;
     hub.unregister(hello.zone, session);
@@ -235,6 +248,7 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
     metrics.syncResourcesReceived.inc({ outcome: "unchanged" }, result.unchanged);
     metrics.syncResourcesReceived.inc({ outcome: "rejected" }, result.rejected.length);
     for (const rejected of result.rejected) {
+      metrics.syncUpstreamRejected.inc({ zone, code: rejected.code });
       log.warn(
         { key: rejected.key && keyFromProto(rejected.key), code: rejected.code, reason: rejected.message },
         "upstream resource rejected",
@@ -260,6 +274,16 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
       );
     }
     const valid = validateHello(first.message.value);
+    tokenId = await authenticate(valid);
+    const waitMs = hub.options.reconnectLimit?.take(valid.zone);
+    if (waitMs !== undefined) {
+      metrics.syncRateLimited.inc({ zone: valid.zone });
+      throw new StreamError(
+        grpc.status.RESOURCE_EXHAUSTED,
+        `zone ${valid.zone} opened sync sessions faster than MOORING_SYNC_RECONNECT_BURST/INTERVAL allow; retry in ${Math.ceil(waitMs / 1000)}s`,
+      );
+    }
+    // Only an authenticated zone gets to touch its record or take over its name.
     hello = valid;
     log = log.child({ zone: valid.zone });
     const { mode, why } = chooseMode(valid, {
@@ -323,6 +347,23 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
         await sendBatch(createBatchBuilder(sent, sent, hub.options.maxMessageBytes).finish());
     }
     goLive();
+  }
+
+  /** The zone token's id, or a StreamError; undefined when authentication is off. */
+  async function authenticate(valid: ValidHello): Promise<string | undefined> {
+    const check = hub.options.authenticate;
+    if (!check) return undefined;
+    try {
+      return (await check(valid.token, valid.zone)).id;
+    } catch (error) {
+      if (!isMooringError(error)) throw error;
+      metrics.authRefused.inc({ kind: "zone", reason: error.code.toLowerCase() });
+      log.warn(
+        { zone: valid.zone, instance: valid.instanceId, code: error.code, reason: error.message },
+        "zone authentication failed",
+      );
+      throw new StreamError(error.grpcStatus, error.message);
+    }
   }
 
   function goLive(): void {
@@ -432,6 +473,8 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
     chain = chain.then(() => handle(request)).catch(fail);
   });
   call.on("end", () => end(grpc.status.OK, "the zone closed the stream"));
+  call.on("cancelled", streamClosed);
+  call.on("close", streamClosed);
   call.on("error", (error: unknown) => {
     // Cancelled by the zone or the transport: nothing more can be written.
     if (phase === "ended") return;
@@ -442,6 +485,7 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
   const session: SyncSession = {
     id,
     instanceId: () => hello?.instanceId,
+    tokenId: () => tokenId,
     kick: () => void pump(),
     ackedRevision: () => acked,
     lastSeenAt: () => lastSeen,

@@ -14,7 +14,7 @@ import {
   type SyncResponse,
   ZoneSyncService,
 } from "@mooring/proto";
-import { createLogger } from "@mooring/shared";
+import { createLogger, type Logger } from "@mooring/shared";
 import { loadGlobalConfig } from "../config.js";
 import { type RunningGlobal, startGlobal } from "../main.js";
 import { createManager } from "../manager/manager.js";
@@ -49,7 +49,11 @@ export function seedServices(dataDir: string, count: number): void {
   store.close();
 }
 
-export async function startTestGlobal(env: Record<string, string> = {}, dataDir?: string): Promise<TestGlobal> {
+export async function startTestGlobal(
+  env: Record<string, string> = {},
+  dataDir?: string,
+  logger: Logger = createLogger({ level: "silent", service: "global" }),
+): Promise<TestGlobal> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "mooring-sync-"));
   const config = loadGlobalConfig(
     [],
@@ -58,18 +62,20 @@ export async function startTestGlobal(env: Record<string, string> = {}, dataDir?
       MOORING_HTTP_ADDR: "127.0.0.1:0",
       MOORING_GRPC_ADDR: "127.0.0.1:0",
       MOORING_DB_SYNC: "normal",
+      // Protocol tests speak raw Hellos; authentication has its own tests, which turn it on.
+      MOORING_AUTH: "off",
       ...env,
     },
     "test",
   );
-  const running = await startGlobal(config, createLogger({ level: "silent", service: "global" }));
+  const running = await startGlobal(config, logger);
   return {
     running,
     dataDir: dir,
     http: `http://${running.httpAddress}`,
     async restart(next = env) {
       await running.close();
-      return startTestGlobal(next, dir);
+      return startTestGlobal(next, dir, logger);
     },
     async close() {
       await running.close();
@@ -91,8 +97,12 @@ export class ScriptedZone {
   >;
   private waiters: Array<() => void> = [];
 
-  constructor(address: string, options: grpc.ClientOptions = {}) {
-    this.client = createClient(ZoneSyncService, address, grpc.credentials.createInsecure(), options);
+  constructor(
+    address: string,
+    options: grpc.ClientOptions = {},
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
+    this.client = createClient(ZoneSyncService, address, credentials, options);
     this.stream = this.client.sync() as never;
     this.stream.on("data", (message: SyncResponse) => {
       this.received.push(message);
@@ -120,6 +130,7 @@ export class ScriptedZone {
     instanceId?: string;
     storeId?: string;
     reconcile?: boolean;
+    token?: string;
   }): void {
     this.send({
       case: "hello",

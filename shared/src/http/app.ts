@@ -17,6 +17,8 @@ export interface HttpAppOptions {
   readonly metrics: HttpMetrics;
   /** Named in the message of an internal error: "see the global's log". */
   readonly service: string;
+  /** Serve HTTPS with this certificate chain and key (PEM) instead of plain HTTP. */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 export function createHttpApp(options: HttpAppOptions): FastifyInstance {
@@ -27,7 +29,8 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
     bodyLimit: options.bodyLimit,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
-  });
+    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
+  }) as unknown as FastifyInstance;
   app.setValidatorCompiler(createValidatorCompiler());
   // JSON only: a text/plain body is answered 415, not parsed into a string and then rejected.
   app.removeContentTypeParser("text/plain");

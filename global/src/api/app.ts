@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { ZoneTokens } from "../auth/zone-tokens.js";
 import type { Manager } from "../manager/manager.js";
 import type { GlobalMetrics } from "../metrics.js";
+import { createGroupCommit } from "../store/group-commit.js";
 import type { SqliteStore } from "../store/sqlite-store.js";
 import type { SyncHub } from "../sync/hub.js";
 import { healthRoutes } from "./health.js";
@@ -67,8 +68,10 @@ export async function build(options: BuildOptions): Promise<GlobalApp> {
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
-  await app.register(meshServiceRoutes, { manager: options.manager });
-  await app.register(vipRoutes, { manager: options.manager });
+  // Concurrent REST writes share one transaction and one fsync, each acknowledged after it commits.
+  const writes = createGroupCommit({ transaction: options.store.transaction });
+  await app.register(meshServiceRoutes, { manager: options.manager, writes });
+  await app.register(vipRoutes, { manager: options.manager, writes });
   if (options.hub) await app.register(zoneRoutes, { hub: options.hub, store: options.store });
   if (options.zoneTokens) {
     await app.register(zoneTokenRoutes, {

@@ -16,8 +16,12 @@ import {
 import type { FastifyPluginAsync } from "fastify";
 import Type from "typebox";
 import type { Manager } from "../manager/manager.js";
+import type { GroupCommit } from "../store/group-commit.js";
 
-export const meshServiceRoutes: FastifyPluginAsync<{ manager: Manager }> = async (app, { manager }) => {
+export const meshServiceRoutes: FastifyPluginAsync<{ manager: Manager; writes: GroupCommit }> = async (
+  app,
+  { manager, writes },
+) => {
   const tags = ["MeshService"];
 
   app.get<{ Params: { mesh: string }; Querystring: PageQuery }>(
@@ -76,10 +80,12 @@ export const meshServiceRoutes: FastifyPluginAsync<{ manager: Manager }> = async
           : []),
       ];
       if (mismatches.length > 0) throw validationError(mismatches);
-      const { service, outcome } = manager.putMeshService(
-        { mesh, zone: "", name },
-        { labels: body.labels, spec: body.spec },
-        { expectedRevision: body.revision, echoedVips: body.status?.vips?.map((vip) => vip.ip) },
+      const { service, outcome } = await writes.run(() =>
+        manager.putMeshService(
+          { mesh, zone: "", name },
+          { labels: body.labels, spec: body.spec },
+          { expectedRevision: body.revision, echoedVips: body.status?.vips?.map((vip) => vip.ip) },
+        ),
       );
       reply.code(outcome === "created" ? 201 : 200);
       return toMeshServiceJson(service);
@@ -96,7 +102,8 @@ export const meshServiceRoutes: FastifyPluginAsync<{ manager: Manager }> = async
         response: { 200: MeshServiceSchema, ...errorResponses(400, 404) },
       },
     },
-    async (request) => toMeshServiceJson(manager.deleteMeshService({ ...request.params, zone: "" })),
+    async (request) =>
+      toMeshServiceJson(await writes.run(() => manager.deleteMeshService({ ...request.params, zone: "" }))),
   );
 
   const ZoneServiceParams = Type.Object({ mesh: DnsLabel, zone: DnsLabel, name: DnsLabel });

@@ -1,6 +1,7 @@
 import { errorResponses, listOf, type PageQuery, PageQuery as PageQuerySchema, pageBody } from "@mooring/shared";
 import type { FastifyPluginAsync } from "fastify";
 import type { LeaseView, Manager } from "../manager/manager.js";
+import type { GroupCommit } from "../store/group-commit.js";
 import type { LeaseEventRow } from "../store/types.js";
 import { IpParams, Lease, LeaseDetail, PinBody } from "./schemas.js";
 
@@ -32,7 +33,10 @@ function toEventJson(event: LeaseEventRow) {
   };
 }
 
-export const vipRoutes: FastifyPluginAsync<{ manager: Manager }> = async (app, { manager }) => {
+export const vipRoutes: FastifyPluginAsync<{ manager: Manager; writes: GroupCommit }> = async (
+  app,
+  { manager, writes },
+) => {
   const tags = ["VIP"];
 
   app.get<{ Querystring: PageQuery }>(
@@ -83,7 +87,7 @@ export const vipRoutes: FastifyPluginAsync<{ manager: Manager }> = async (app, {
     },
     async (request, reply) => {
       const { mesh, name, zone = "" } = request.body;
-      const { lease, created } = manager.pinVip(request.params.ip, { mesh, zone, name });
+      const { lease, created } = await writes.run(() => manager.pinVip(request.params.ip, { mesh, zone, name }));
       reply.code(created ? 201 : 200);
       return toLeaseJson(lease);
     },
@@ -100,7 +104,7 @@ export const vipRoutes: FastifyPluginAsync<{ manager: Manager }> = async (app, {
       },
     },
     async (request, reply) => {
-      manager.deleteVip(request.params.ip);
+      await writes.run(() => manager.deleteVip(request.params.ip));
       reply.code(204);
     },
   );

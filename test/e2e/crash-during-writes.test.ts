@@ -5,7 +5,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { type ExitStatus, killAllGlobals, removeTempDirs, startGlobalProcess } from "../helpers/global-process.js";
-import { type LeaseJson, listAll, type MeshServiceJson } from "../helpers/http.js";
+import { authHeaders, type LeaseJson, listAll, type MeshServiceJson } from "../helpers/http.js";
 import { runWorkers } from "../helpers/pool.js";
 
 const MESH = "crash";
@@ -82,7 +82,7 @@ describe.each(cases)("kill -9 during writes ($label)", ({ label, env }) => {
         try {
           const response = await fetch(`${base}/${name}`, {
             method: "PUT",
-            headers: { "content-type": "application/json" },
+            headers: { "content-type": "application/json", ...authHeaders(base) },
             body: JSON.stringify(body),
           });
           status = response.status;

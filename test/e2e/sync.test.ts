@@ -29,8 +29,23 @@ async function proxyTo(global: GlobalProcess): Promise<TcpProxy> {
   return proxy;
 }
 
-function zone(name: string, global: string, options: { dataDir?: string; env?: Record<string, string> } = {}) {
-  return startZoneProcess({ zone: name, global, dataDir: options.dataDir, env: { ...ZONE_ENV, ...options.env } });
+/** The global that issues the zone tokens of the test that is running (authentication is on, as by default). */
+let issuer: GlobalProcess | undefined;
+
+async function startGlobal(options: Parameters<typeof startGlobalProcess>[0]): Promise<GlobalProcess> {
+  issuer = await startGlobalProcess(options);
+  return issuer;
+}
+
+async function zone(name: string, global: string, options: { dataDir?: string; env?: Record<string, string> } = {}) {
+  const token = await issuer?.zoneToken(name, "24h");
+  return startZoneProcess({
+    zone: name,
+    global,
+    dataDir: options.dataDir,
+    env: { ...ZONE_ENV, ...options.env },
+    ...(token ? { token } : {}),
+  });
 }
 
 async function put(http: string, name: string, port = 80, mesh = "default"): Promise<number> {
@@ -73,7 +88,7 @@ async function waitForSessions(
 
 describe("convergence", () => {
   it("a global and 3 zones with 5,000 services, global- and zone-owned, agree on content and VIPs", async () => {
-    const global = await startGlobalProcess({ env: GLOBAL_ENV });
+    const global = await startGlobal({ env: GLOBAL_ENV });
     const zones = await Promise.all(["zone-1", "zone-2", "zone-3"].map((name) => zone(name, global.grpc)));
     const globalOwned = Array.from({ length: 3500 }, (_, i) => `svc-${i}`);
     await Promise.all([
@@ -109,7 +124,7 @@ describe("convergence", () => {
 
 describe("reconnects", () => {
   it("a zone killed with -9 resumes incrementally and receives exactly the 15 changes made meanwhile", async () => {
-    const global = await startGlobalProcess({ env: GLOBAL_ENV });
+    const global = await startGlobal({ env: GLOBAL_ENV });
     const proxy = await proxyTo(global);
     const names = Array.from({ length: 200 }, (_, i) => `svc-${i}`);
     await createMany(global.http, names);
@@ -147,7 +162,8 @@ describe("reconnects", () => {
   }, 60_000);
 
   it("100 stream cuts without a process dying: 100 incremental resumes, 0 full resyncs, 0 VIP changes", async () => {
-    const global = await startGlobalProcess({ env: GLOBAL_ENV });
+    // 100 reconnects in a few seconds is far beyond the default reconnect rate limit, on purpose.
+    const global = await startGlobal({ env: { ...GLOBAL_ENV, MOORING_SYNC_RECONNECT_BURST: "200" } });
     const proxy = await proxyTo(global);
     await createMany(
       global.http,
@@ -188,7 +204,7 @@ describe("reconnects", () => {
   }, 120_000);
 
   it("a global killed with -9 is resumed incrementally; a replaced (empty) database is reconciled and no VIP changes", async () => {
-    let global = await startGlobalProcess({ env: GLOBAL_ENV });
+    let global = await startGlobal({ env: GLOBAL_ENV });
     const proxy = await proxyTo(global);
     await createMany(
       global.http,
@@ -204,7 +220,7 @@ describe("reconnects", () => {
     const original = await servicesOf(global.http);
 
     await global.kill9();
-    global = await startGlobalProcess({ env: GLOBAL_ENV, dataDir: global.dataDir });
+    global = await startGlobal({ env: GLOBAL_ENV, dataDir: global.dataDir });
     proxy.setTarget(global.grpc);
     proxy.cut();
     for (const z of [z1, z2]) await waitForSessions(z, "incremental", 1);
@@ -216,7 +232,7 @@ describe("reconnects", () => {
     await global.stop();
     for (const file of ["global.db", "global.db-wal", "global.db-shm"])
       await rm(join(global.dataDir, file), { force: true });
-    global = await startGlobalProcess({ env: GLOBAL_ENV, dataDir: global.dataDir });
+    global = await startGlobal({ env: GLOBAL_ENV, dataDir: global.dataDir });
     proxy.setTarget(global.grpc);
     proxy.cut();
     for (const z of [z1, z2]) await waitForSessions(z, "reconcile", 1);
@@ -236,7 +252,7 @@ describe("reconnects", () => {
   }, 120_000);
 
   it("a zone offline past the compaction horizon reconciles: only differing resources move, deletions apply", async () => {
-    const global = await startGlobalProcess({ env: { ...GLOBAL_ENV, MOORING_CHANGELOG_MAX_ENTRIES: "20" } });
+    const global = await startGlobal({ env: { ...GLOBAL_ENV, MOORING_CHANGELOG_MAX_ENTRIES: "20" } });
     const names = Array.from({ length: 100 }, (_, i) => `svc-${i}`);
     await createMany(global.http, names);
     const first = await zone("zone-1", global.grpc);
@@ -259,7 +275,7 @@ describe("reconnects", () => {
   }, 60_000);
 
   it("zone-owned services created, edited and deleted while disconnected reach the global on reconnect", async () => {
-    const global = await startGlobalProcess({ env: GLOBAL_ENV });
+    const global = await startGlobal({ env: GLOBAL_ENV });
     const proxy = await proxyTo(global);
     const z = await zone("zone-1", proxy.address);
     for (const name of ["kept", "edited", "removed"]) expect(await put(z.http, name)).toBe(201);
@@ -293,7 +309,7 @@ describe("reconnects", () => {
 
 describe("zone identity and liveness", () => {
   it("a second process claiming the same zone supersedes the first, which is told why and stops", async () => {
-    const global = await startGlobalProcess({ env: GLOBAL_ENV });
+    const global = await startGlobal({ env: GLOBAL_ENV });
     const first = await zone("zone-1", global.grpc);
     await waitForSessions(first, "full", 1);
     const second = await zone("zone-1", global.grpc);
@@ -310,7 +326,7 @@ describe("zone identity and liveness", () => {
   }, 60_000);
 
   it("a zone silent past the heartbeat timeout shows offline, keeps its services and VIPs, and returns in sync", async () => {
-    const global = await startGlobalProcess({ env: GLOBAL_ENV });
+    const global = await startGlobal({ env: GLOBAL_ENV });
     const proxy = await proxyTo(global);
     const z = await zone("zone-1", proxy.address);
     expect(await put(z.http, "own")).toBe(201);

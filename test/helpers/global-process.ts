@@ -1,7 +1,10 @@
 // Runs the real `mooring-global` bin as a child process, the way an operator would: its own data
 // directory, ports picked by the OS, readiness taken from the "listening" log line. The spawning and
 // log-waiting machinery is in process.ts; this file adds the global's settings and addresses.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { authorize, requestJson } from "./http.js";
 import {
   type CommandResult,
   childEnv,
@@ -27,6 +30,20 @@ export interface GlobalProcess extends ServiceProcess {
   readonly http: string;
   /** `127.0.0.1:<port>`, as logged. */
   readonly grpc: string;
+  /** The admin token the global wrote to its data dir; undefined with MOORING_AUTH=off. */
+  readonly adminToken: string | undefined;
+  /** Issues a zone token through `POST /zone-tokens` (valid for an hour unless said otherwise). */
+  zoneToken(zone: string, validFor?: string): Promise<string>;
+}
+
+/** The admin token a control plane wrote to `dataDir`, registered for `http`'s origin. */
+export async function readAdminToken(dataDir: string, http: string): Promise<string | undefined> {
+  const token = await readFile(join(dataDir, "admin-token"), "utf8").then(
+    (text) => text.trim(),
+    () => undefined,
+  );
+  if (token !== undefined) authorize(http, token);
+  return token;
 }
 
 export interface StartOptions {
@@ -63,7 +80,21 @@ export async function startGlobalProcess(options: StartOptions = {}): Promise<Gl
     await service.kill9();
     throw new Error(`the "listening" line has no http/grpc address: ${JSON.stringify(service.ready)}`);
   }
-  return { ...service, http: `http://${http}`, grpc };
+  const base = `http://${http}`;
+  const adminToken = await readAdminToken(dataDir, base);
+  return {
+    ...service,
+    http: base,
+    grpc,
+    adminToken,
+    async zoneToken(zone, validFor = "1h") {
+      const issued = await requestJson<{ token?: string }>("POST", `${base}/zone-tokens`, { zone, validFor });
+      if (issued.status !== 201 || typeof issued.body.token !== "string") {
+        throw new Error(`POST /zone-tokens answered ${issued.status}: ${JSON.stringify(issued.body)}`);
+      }
+      return issued.body.token;
+    },
+  };
 }
 
 /** Runs a command to completion (SIGKILLed after `timeoutMs`), capturing its output. */

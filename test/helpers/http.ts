@@ -34,10 +34,24 @@ export interface PageJson<T> {
   readonly next: string | null;
 }
 
+/** Admin tokens by origin (`http://127.0.0.1:<port>`): the process helpers register each server's. */
+const adminTokens = new Map<string, string>();
+
+/** Every request this module (or `authHeaders`) makes to `base`'s origin carries this admin token. */
+export function authorize(base: string, token: string): void {
+  adminTokens.set(new URL(base).origin, token);
+}
+
+/** `{authorization: "Bearer …"}` for a server whose admin token was registered, `{}` otherwise. */
+export function authHeaders(url: string): Record<string, string> {
+  const token = adminTokens.get(new URL(url).origin);
+  return token === undefined ? {} : { authorization: `Bearer ${token}` };
+}
+
 export async function requestJson<T = unknown>(method: string, url: string, body?: unknown): Promise<JsonResponse<T>> {
   const response = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers: { ...authHeaders(url), ...(body === undefined ? {} : { "content-type": "application/json" }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();

@@ -28,8 +28,27 @@ describe("zone configuration", () => {
       reconnectMin: 100,
       reconnectMax: 10_000,
       syncMaxMessage: 4_194_304,
+      auth: "on",
+      authReads: "open",
+      zoneToken: "",
+      zoneTokenFile: undefined,
+      globalCa: undefined,
+      globalServerName: "",
+      tlsCert: undefined,
+      tlsKey: undefined,
       logLevel: "info",
+      dnsAddr: { host: "0.0.0.0", port: 5653 },
     });
+  });
+
+  it.each([
+    ["off", undefined],
+    [" OFF ", undefined],
+    ["127.0.0.1:0", { host: "127.0.0.1", port: 0 }],
+    ["[::1]:53", { host: "::1", port: 53 }],
+    [":1053", { host: "0.0.0.0", port: 1053 }],
+  ])("reads MOORING_DNS_ADDR=%j", (value, expected) => {
+    expect(load([], { MOORING_DNS_ADDR: value }).dnsAddr).toEqual(expected);
   });
 
   it("takes a flag over the environment", () => {
@@ -59,6 +78,12 @@ describe("zone configuration", () => {
     ["MOORING_HTTP_ADDR", "nowhere", /^invalid MOORING_HTTP_ADDR="nowhere"/],
     ["MOORING_HTTP_BODY_LIMIT", "0", /at least 1 byte/],
     ["MOORING_LOG_LEVEL", "loud", /expected one of fatal, error/],
+    [
+      "MOORING_DNS_ADDR",
+      "disabled",
+      /^invalid MOORING_DNS_ADDR="disabled": expected host:port, \[ipv6\]:port or :port, or off to disable DNS$/,
+    ],
+    ["MOORING_DNS_ADDR", ":65536", /^invalid MOORING_DNS_ADDR=":65536": port 65536 is out of range 0-65535, or off/],
   ])("rejects %s=%s with one line naming it", (env, value, message) => {
     const error = errorOf(() => load([], { [env]: value }));
     expect(error.message).toMatch(message);

@@ -1,4 +1,5 @@
 import {
+  AUTH_SETTINGS,
   ConfigError,
   type ConfigOf,
   dnsLabelProblem,
@@ -6,10 +7,11 @@ import {
   LOG_LEVELS,
   loadConfig,
   parseByteSize,
-  parseDuration,
   parseListenAddress,
   parseNonEmpty,
   parseOneOf,
+  parsePositiveDuration,
+  parseReadableFile,
   type ZoneName,
 } from "@mooring/shared";
 
@@ -35,10 +37,15 @@ export function parseDialAddress(raw: string): ListenAddress {
   return address;
 }
 
-function parsePositiveDuration(raw: string): number {
-  const ms = parseDuration(raw);
-  if (ms < 1) throw new Error("must be at least 1ms");
-  return ms;
+/** The DNS listener: a listen address as for REST (UDP and TCP share its port), or `off`. */
+export function parseDnsAddress(raw: string): ListenAddress | undefined {
+  if (raw.trim().toLowerCase() === "off") return undefined;
+  try {
+    return parseListenAddress(raw);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`${reason}, or off to disable DNS`);
+  }
 }
 
 function parseSyncMessageSize(raw: string): number {
@@ -111,12 +118,63 @@ export const ZONE_SETTINGS = {
     description: "largest sync message received, and the size every sent chunk stays under",
     parse: parseSyncMessageSize,
   },
+  ...AUTH_SETTINGS,
+  zoneToken: {
+    flag: "zone-token",
+    env: "MOORING_ZONE_TOKEN",
+    default: "",
+    description: "the zone token the global issued (POST /zone-tokens); prefer MOORING_ZONE_TOKEN_FILE",
+    parse: (raw: string) => raw.trim(),
+  },
+  zoneTokenFile: {
+    flag: "zone-token-file",
+    env: "MOORING_ZONE_TOKEN_FILE",
+    default: "",
+    description: "file holding the zone token, read again on every connect (so it can be rotated in place)",
+    parse: parseReadableFile,
+  },
+  globalCa: {
+    flag: "global-ca",
+    env: "MOORING_GLOBAL_CA",
+    default: "",
+    description: "PEM CA bundle to verify the global's certificate with; set, the zone connects over TLS",
+    parse: parseReadableFile,
+  },
+  globalServerName: {
+    flag: "global-server-name",
+    env: "MOORING_GLOBAL_SERVER_NAME",
+    default: "",
+    description: "name expected in the global's certificate, when it differs from MOORING_GLOBAL's host",
+    parse: (raw: string) => raw.trim(),
+  },
+  tlsCert: {
+    flag: "tls-cert",
+    env: "MOORING_TLS_CERT",
+    default: "",
+    description:
+      "PEM client certificate presented to the global (mutual TLS); needs MOORING_TLS_KEY and MOORING_GLOBAL_CA",
+    parse: parseReadableFile,
+  },
+  tlsKey: {
+    flag: "tls-key",
+    env: "MOORING_TLS_KEY",
+    default: "",
+    description: "PEM private key of MOORING_TLS_CERT",
+    parse: parseReadableFile,
+  },
   logLevel: {
     flag: "log-level",
     env: "MOORING_LOG_LEVEL",
     default: "info",
     description: "log level",
     parse: parseOneOf(LOG_LEVELS),
+  },
+  dnsAddr: {
+    flag: "dns-addr",
+    env: "MOORING_DNS_ADDR",
+    default: ":5653",
+    description: "DNS listen address for *.mesh.local, UDP and TCP on one port (host:port, port 0 picks one), or off",
+    parse: parseDnsAddress,
   },
 };
 
@@ -129,6 +187,18 @@ export function loadZoneConfig(argv: readonly string[], env: NodeJS.ProcessEnv, 
     throw new ConfigError(
       `MOORING_RECONNECT_MAX (${config.reconnectMax}ms) must not be less than MOORING_RECONNECT_MIN (${config.reconnectMin}ms)`,
     );
+  }
+  if (config.zoneToken !== "" && config.zoneTokenFile !== undefined) {
+    throw new ConfigError("MOORING_ZONE_TOKEN and MOORING_ZONE_TOKEN_FILE are both set; use one");
+  }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError("MOORING_TLS_CERT and MOORING_TLS_KEY go together: set both or neither");
+  }
+  if (config.tlsCert !== undefined && config.globalCa === undefined) {
+    throw new ConfigError("MOORING_TLS_CERT (a client certificate) needs MOORING_GLOBAL_CA: mutual TLS runs over TLS");
+  }
+  if (config.globalServerName !== "" && config.globalCa === undefined) {
+    throw new ConfigError("MOORING_GLOBAL_SERVER_NAME needs MOORING_GLOBAL_CA: it names the certificate to verify");
   }
   // parseZone checked it is a DNS label, which is what a ZoneName is.
   return { ...config, zone: config.zone as ZoneName };

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { Resolver } from "node:dns/promises";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,6 +51,8 @@ describe("zone process", () => {
           `127.0.0.1:${global.address.port}`,
           "--data-dir",
           dataDir,
+          "--dns-addr",
+          "127.0.0.1:0",
         ],
         {},
         "test",
@@ -61,6 +64,7 @@ describe("zone process", () => {
         level: 30,
         service: "zone",
         http: zone.httpAddress,
+        dns: zone.dnsAddress,
         zone: "east",
         global: `127.0.0.1:${global.address.port}`,
         dataDir,
@@ -80,13 +84,27 @@ describe("zone process", () => {
         items: Array<{ name: string; status: unknown }>;
       };
       expect(list.items.map((item) => [item.name, item.status])).toEqual([["web", { vips: [{ ip: "241.0.0.3" }] }]]);
+      expect(zone.dnsAddress).toMatch(/^127\.0\.0\.1:[1-9]\d*$/);
+      const resolver = new Resolver({ timeout: 2000, tries: 1 });
+      resolver.setServers([zone.dnsAddress ?? ""]);
+      expect(await resolver.resolve4("web.default.mesh.local")).toEqual(["241.0.0.3"]);
 
+      const body = JSON.stringify({ spec: { ports: [{ port: 8080 }] } });
+      const headers = { "content-type": "application/json" };
+      // Authentication is on by default: a write without the zone's admin token changes nothing.
+      const anonymous = await fetch(`${base}/meshes/default/meshservices/api`, { method: "PUT", headers, body });
+      expect(anonymous.status).toBe(401);
+      expect(lines.some((line) => line.msg === "REST writes need the admin token kept in this file")).toBe(true);
+      const adminToken = readFileSync(join(dataDir, "admin-token"), "utf8").trim();
+      expect(JSON.stringify(lines)).not.toContain(adminToken);
       const put = await fetch(`${base}/meshes/default/meshservices/api`, {
         method: "PUT",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ spec: { ports: [{ port: 8080 }] } }),
+        headers: { ...headers, authorization: `Bearer ${adminToken}` },
+        body,
       });
       expect(put.status).toBe(201);
+      // A local write is in DNS at once: the name exists, without a VIP until the global leases one.
+      await expect(resolver.resolve4("api.east.default.mesh.local")).rejects.toMatchObject({ code: "ENODATA" });
       const upstream = await stream.take("upstream");
       expect(upstream.upserts.map((s) => [s.key?.zone, s.key?.name])).toEqual([["east", "api"]]);
       expect(lines.some((line) => line.msg === "connected" && line.component === "sync")).toBe(true);
@@ -138,6 +156,7 @@ describe("zone process", () => {
       MOORING_GLOBAL: `127.0.0.1:${global.address.port}`,
       MOORING_DATA_DIR: dataDir,
       MOORING_HTTP_ADDR: "127.0.0.1:0",
+      MOORING_DNS_ADDR: "127.0.0.1:0",
     });
 
     it("exits 2 with one line when the zone's name is missing", async () => {

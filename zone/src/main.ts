@@ -1,8 +1,10 @@
-// Wiring only: configuration, store, manager, REST API, sync client, signals.
+// Wiring only: configuration, store, manager, REST API, sync client, DNS, signals.
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import {
+  type AdminAuth,
+  adminAuthOf,
   createLogger,
   exitOnSignals,
   formatAddress,
@@ -13,6 +15,9 @@ import {
 import { build } from "./api/app.js";
 import { createSyncClient, type SyncClient } from "./client/sync-client.js";
 import { loadZoneConfig, type ZoneConfig } from "./config.js";
+import { answerQuery } from "./dns/answer.js";
+import { createNameIndex } from "./dns/name-index.js";
+import { type DnsServer, startDnsServer } from "./dns/server.js";
 import { createManager } from "./manager/manager.js";
 import { createMetrics } from "./metrics.js";
 import { createZoneStore } from "./store/zone-store.js";
@@ -25,6 +30,8 @@ export const EXIT_FINAL_GOODBYE = 3;
 
 export interface RunningZone {
   readonly httpAddress: string;
+  /** The DNS listener's `host:port` (UDP and TCP); undefined when MOORING_DNS_ADDR is off. */
+  readonly dnsAddress: string | undefined;
   readonly client: SyncClient;
   readonly storeId: string;
   readonly instanceId: string;
@@ -61,12 +68,37 @@ export async function startZone(
     version: VERSION,
     ...(options.random ? { random: options.random } : {}),
   });
+  // DNS names come from an index loaded now, before the sync client starts, then kept current
+  // from each committed batch and each local write.
+  const names = config.dnsAddr ? createNameIndex(store) : undefined;
+  if (names) {
+    names.load();
+    client.onChanges((event) => names.applyDiff(event.diff));
+  }
   const manager = createManager(store, {
     zone: config.zone,
     maxMessageBytes: config.syncMaxMessage,
-    onLocalWrite: () => client.nudge(),
+    onLocalWrite: (id) => {
+      names?.refresh(id);
+      client.nudge();
+    },
   });
-  const app = await build({ manager, store, client, metrics, logger, bodyLimit: config.httpBodyLimit });
+  let auth: AdminAuth | undefined;
+  try {
+    auth = adminAuthOf(config, dataDir, logger);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  const app = await build({
+    manager,
+    store,
+    client,
+    metrics,
+    logger,
+    bodyLimit: config.httpBodyLimit,
+    ...(auth ? { auth } : {}),
+  });
   try {
     await app.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
   } catch (error) {
@@ -76,9 +108,25 @@ export async function startZone(
   }
   const bound = app.server.address() as AddressInfo;
   const httpAddress = formatAddress({ host: config.httpAddr.host, port: bound.port });
+  let dns: DnsServer | undefined;
+  if (config.dnsAddr && names) {
+    try {
+      dns = await startDnsServer({
+        address: config.dnsAddr,
+        answer: (request) => answerQuery(request, names.lookup),
+        logger,
+        onQuery: ({ type, rcode }) => metrics.dnsQueries.inc({ type, rcode }),
+      });
+    } catch (error) {
+      await app.close();
+      store.close();
+      throw error;
+    }
+  }
   logger.info(
     {
       http: httpAddress,
+      dns: dns?.address ?? "off",
       zone: config.zone,
       global: formatAddress(config.global),
       dataDir,
@@ -93,13 +141,14 @@ export async function startZone(
   let closing: Promise<void> | undefined;
   return {
     httpAddress,
+    dnsAddress: dns?.address,
     client,
     storeId: store.storeId,
     instanceId,
     close() {
       closing ??= (async () => {
-        // No new local writes first; then tell the global goodbye; the store last.
-        await app.close();
+        // No new local writes or DNS answers first; then tell the global goodbye; the store last.
+        await Promise.all([app.close(), dns?.close()]);
         await client.close();
         store.close();
       })();

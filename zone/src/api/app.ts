@@ -1,5 +1,5 @@
 // `build()` assembles the zone's REST API without listening, so tests drive it with `app.inject()`.
-import { createHttpApp } from "@mooring/shared";
+import { type AdminAuth, createHttpApp, registerAdminAuth } from "@mooring/shared";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { SyncClient } from "../client/sync-client.js";
@@ -17,6 +17,8 @@ export interface BuildOptions {
   readonly metrics: ZoneMetrics;
   readonly logger: Logger;
   readonly bodyLimit: number;
+  /** Admin authentication of the zone's own writes; absent: MOORING_AUTH=off. */
+  readonly auth?: AdminAuth;
 }
 
 export type ZoneApp = FastifyInstance;
@@ -28,6 +30,7 @@ export async function build(options: BuildOptions): Promise<ZoneApp> {
     metrics: options.metrics,
     service: "zone",
   });
+  if (options.auth) registerAdminAuth(app, options.auth);
   await app.register(meshServiceRoutes, { manager: options.manager, zone: options.store.zone });
   await app.register(syncRoutes, { client: options.client });
   await app.register(healthRoutes, { store: options.store, metrics: options.metrics, client: options.client });

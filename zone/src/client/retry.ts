@@ -39,6 +39,11 @@ export function classifyStreamEnd(end: StreamEnd): RetryDecision {
     // Fell behind the compaction horizon (not final): the global answers the next Hello with RECONCILE.
     case GrpcStatus.ABORTED:
       return { action: "retry", reconcile: false, level: "warn" };
+    // A missing, expired, revoked or foreign zone token. Retried with backoff, loudly: the token
+    // file is read again on every attempt, so an operator can fix it without restarting the zone.
+    case GrpcStatus.UNAUTHENTICATED:
+    case GrpcStatus.PERMISSION_DENIED:
+      return { action: "retry", reconcile: false, level: "error" };
     // One side broke the contract (a bad message, a message over the limit, a frame that does not
     // decode), or the global does not serve sync at all. Retrying with backoff is still right: the
     // operator can fix the global without restarting every zone.

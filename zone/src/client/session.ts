@@ -45,6 +45,8 @@ export interface SessionOptions {
   /** The sync component's logger; the session binds `session` once it is welcomed. */
   readonly logger: Logger;
   readonly instanceId: string;
+  /** The zone token presented in Hello ("" for none). */
+  readonly token: string;
   readonly version: string;
   /** Ask for RECONCILE: the global refused this cursor as being ahead of its head. */
   readonly reconcile: boolean;
@@ -416,7 +418,9 @@ export function startSession(options: SessionOptions): Session {
       },
       "sending upstream",
     );
-    await send(request({ case: "upstream", value: chunk.message }));
+    if (await send(request({ case: "upstream", value: chunk.message }))) {
+      metrics.resourcesSent.inc(chunk.message.upserts.length + chunk.message.deletes.length);
+    }
   }
 
   timer(options.helloTimeoutMs, () => {
@@ -429,6 +433,7 @@ export function startSession(options: SessionOptions): Session {
       value: {
         zone: store.zone,
         instanceId: options.instanceId,
+        token: options.token,
         storeId: store.storeId,
         version: options.version,
         ...(cursor ? { cursor: { globalEpoch: cursor.epoch, revision: BigInt(cursor.revision) } } : {}),

@@ -2,22 +2,25 @@
 // jittered capped backoff reset once a session has synced, and typed status events. Each attempt
 // gets its own gRPC channel, so a stream declared dead (heartbeat silence) never reuses the
 // connection that went silent.
-import * as grpc from "@grpc/grpc-js";
-import { createClient, ZoneSyncService } from "@mooring/proto";
+import { createClient, type MessageSizes, ZoneSyncService } from "@mooring/proto";
 import { createBackoff, formatAddress } from "@mooring/shared";
 import type { Logger } from "pino";
 import type { ZoneConfig } from "../config.js";
+
 import type { SyncState, ZoneMetrics } from "../metrics.js";
 import type { ZoneStore } from "../store/zone-store.js";
 import { type Applier, type ChangesListener, createApplier } from "../sync/apply.js";
 import { SESSION_MODES, type SessionMode } from "../sync/mode.js";
 import { VERSION } from "../version.js";
+import { channelSecurity, type ZoneCredentialSettings, zoneToken } from "./credentials.js";
 import { createEmitter, type SyncEventEmitter, type SyncEvents } from "./events.js";
 import { classifyStreamEnd, statusName } from "./retry.js";
 import { type Session, startSession } from "./session.js";
 
 export interface SyncClientOptions {
-  readonly config: Pick<ZoneConfig, "global" | "reconnectMin" | "reconnectMax" | "syncMaxMessage">;
+  /** The connection settings; the credentials (token, TLS) are absent when none are used. */
+  readonly config: Pick<ZoneConfig, "global" | "reconnectMin" | "reconnectMax" | "syncMaxMessage"> &
+    Partial<ZoneCredentialSettings>;
   readonly store: ZoneStore;
   readonly logger: Logger;
   readonly metrics: ZoneMetrics;
@@ -65,6 +68,11 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
   const log = options.logger.child({ component: "sync" });
   const applier = options.applier ?? createApplier(store, options.logger);
   const address = formatAddress(config.global);
+  const security = channelSecurity(config);
+  const messageSizes: MessageSizes = {
+    request: (bytes) => metrics.bytesSent.inc(bytes),
+    response: (bytes) => metrics.bytesReceived.inc(bytes),
+  };
   const backoff = createBackoff({
     initialMs: config.reconnectMin,
     maxMs: config.reconnectMax,
@@ -109,11 +117,18 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
       setState("connecting");
       log.debug({ attempt, global: address, reconcile }, "connecting");
       events.emit("connecting", { attempt });
-      const client = createClient(ZoneSyncService, address, grpc.credentials.createInsecure(), {
-        "grpc.max_receive_message_length": config.syncMaxMessage,
-        // A channel of its own per attempt (see the file comment), not one from grpc-js's shared pool.
-        "grpc.use_local_subchannel_pool": 1,
-      });
+      const client = createClient(
+        ZoneSyncService,
+        address,
+        security.credentials,
+        {
+          ...security.options,
+          "grpc.max_receive_message_length": config.syncMaxMessage,
+          // A channel of its own per attempt (see the file comment), not one from grpc-js's shared pool.
+          "grpc.use_local_subchannel_pool": 1,
+        },
+        messageSizes,
+      );
       const current = startSession({
         client,
         store,
@@ -121,6 +136,12 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         metrics,
         logger: log,
         instanceId,
+        token: zoneToken(config, (error) =>
+          log.error(
+            { err: error, file: config.zoneTokenFile },
+            "cannot read the zone token file; connecting without a token",
+          ),
+        ),
         version: options.version ?? VERSION,
         reconcile,
         maxMessageBytes: config.syncMaxMessage,

@@ -44,6 +44,21 @@ export function createMetrics(store: ZoneStore) {
       help: "upserts and deletes received in Changes messages",
       registers,
     }),
+    resourcesSent: new Counter({
+      name: "mooring_zone_sync_resources_sent_total",
+      help: "own services (upserts and deletes) sent upstream in UpstreamChanges, resends after a reconnect included",
+      registers,
+    }),
+    bytesReceived: new Counter({
+      name: "mooring_zone_sync_bytes_received_total",
+      help: "bytes of messages received from the global on sync streams (gRPC frame headers not included)",
+      registers,
+    }),
+    bytesSent: new Counter({
+      name: "mooring_zone_sync_bytes_sent_total",
+      help: "bytes of messages sent to the global on sync streams (gRPC frame headers not included)",
+      registers,
+    }),
     resourcesRefused: new Counter({
       name: "mooring_zone_sync_resources_refused_total",
       help: "received resources the zone could not store (reported to the global in a Nack)",
@@ -78,6 +93,12 @@ export function createMetrics(store: ZoneStore) {
         this.reset();
         for (const { type, n } of store.countSyncedByType()) this.set({ type }, n);
       },
+    }),
+    dnsQueries: new Counter({
+      name: "mooring_zone_dns_queries_total",
+      help: "DNS messages received, by question type (A, AAAA, ..., OTHER; NONE without one) and response code (DROPPED: no answer sent)",
+      labelNames: ["type", "rcode"] as const,
+      registers,
     }),
     appliedRevision: new Gauge({
       name: "mooring_zone_applied_revision",

@@ -25,8 +25,8 @@ export interface ZoneManagerOptions {
   readonly zone: ZoneName;
   /** MOORING_SYNC_MAX_MESSAGE: a service that cannot fit in one sync message is refused here. */
   readonly maxMessageBytes: number;
-  /** Called after every committed write: the sync client sends the outbox up. */
-  readonly onLocalWrite?: () => void;
+  /** Called after every committed write with the service written: the outbox goes up, DNS re-reads it. */
+  readonly onLocalWrite?: (id: ServiceIdentity) => void;
   readonly now?: () => number;
 }
 
@@ -39,7 +39,7 @@ export type ZoneManager = ReturnType<typeof createManager>;
 export function createManager(store: ZoneStore, options: ZoneManagerOptions) {
   const zone: string = options.zone;
   const now = options.now ?? Date.now;
-  const written = () => options.onLocalWrite?.();
+  const written = (id: ServiceIdentity) => options.onLocalWrite?.(id);
 
   function notFound(id: ServiceIdentity): MooringError {
     return new MooringError("NOT_FOUND", `MeshService ${identityText(id)} not found`);
@@ -102,7 +102,7 @@ export function createManager(store: ZoneStore, options: ZoneManagerOptions) {
         if (!service) throw new Error(`MeshService ${identityText(id)} vanished inside its own write`);
         return { service, outcome: served ? ("updated" as const) : ("created" as const) };
       });
-      if (result.outcome !== "unchanged") written();
+      if (result.outcome !== "unchanged") written(id);
       return result;
     },
 
@@ -126,7 +126,7 @@ export function createManager(store: ZoneStore, options: ZoneManagerOptions) {
         });
         return served;
       });
-      written();
+      written(id);
       return deleted;
     },
 

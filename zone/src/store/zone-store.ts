@@ -161,6 +161,9 @@ export function createZoneStore(options: ZoneStoreOptions) {
       viewSql("SELECT * FROM view ORDER BY zone, name LIMIT @limit OFFSET @offset"),
     ),
     countView: db.prepare<{ mesh: string; zone: string }, { n: number }>(viewSql("SELECT count(*) AS n FROM view")),
+    viewMeshes: db.prepare<[], { mesh: string }>(
+      `SELECT mesh FROM synced WHERE type = '${MESH_SERVICE}' UNION SELECT mesh FROM owned WHERE deleted = 0 ORDER BY mesh`,
+    ),
     getView: db.prepare<{ mesh: string; zone: string; serviceZone: string; name: string }, ViewRecord>(
       viewSql("SELECT * FROM view WHERE zone = @serviceZone AND name = @name"),
     ),
@@ -280,6 +283,11 @@ export function createZoneStore(options: ZoneStoreOptions) {
     listMeshServices(mesh: string, offset: number, size: number): Page<MeshServiceView> {
       const total = s.countView.get({ mesh, zone })?.n ?? 0;
       return { total, items: s.listView.all({ mesh, zone, limit: size, offset }).map(toView) };
+    },
+
+    /** Every mesh that may have MeshServices in the view (a superset: some may list none). */
+    meshes(): string[] {
+      return s.viewMeshes.all().map((row) => row.mesh);
     },
 
     getMeshService(id: ServiceIdentity): MeshServiceView | undefined {

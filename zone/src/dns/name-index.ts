@@ -1,0 +1,107 @@
+// The DNS responder's in-memory view of the zone's MeshServices: name -> VIPs by family. It is
+// loaded from the zone's SQLite once, then kept current service by service: after each batch from
+// the global (its keyed diff) and after each local write. Every refresh re-reads the identity from
+// the store's merged view (the one GET /meshes/{mesh}/meshservices serves), so DNS and REST agree
+// on which services exist and which VIPs they have, own services' local edits and tombstones
+// included. Nothing here talks to the global: answers keep working while it is unreachable.
+import { isIPv4, isIPv6 } from "node:net";
+import { type DiffEntry, MESH_SERVICE } from "@mooring/shared";
+import type { MeshServiceView, ServiceIdentity, SyncedRow } from "../store/types.js";
+import type { ZoneStore } from "../store/zone-store.js";
+import { DNS_DOMAIN, isInDnsDomain, normalizeName, parentNames, serviceDnsName } from "./names.js";
+
+export interface ServiceAddresses {
+  readonly ipv4: readonly string[];
+  readonly ipv6: readonly string[];
+}
+
+export type NameLookup =
+  /** Not under `mesh.local`: not ours to answer. */
+  | { readonly kind: "outside" }
+  /** Under `mesh.local`, and no such name. */
+  | { readonly kind: "unknown" }
+  /** A service; either family may have no address yet. */
+  | { readonly kind: "service"; readonly addresses: ServiceAddresses }
+  /** A name that exists without records: `mesh.local`, a mesh, or a zone within a mesh, with services below. */
+  | { readonly kind: "empty" };
+
+/** What the index reads: the zone store's merged view. */
+export type ServiceSource = Pick<ZoneStore, "meshes" | "listMeshServices" | "getMeshService">;
+
+export type NameIndex = ReturnType<typeof createNameIndex>;
+
+const LOAD_PAGE = 1000;
+
+function addressesOf(service: MeshServiceView): ServiceAddresses {
+  return { ipv4: service.vips.filter((ip) => isIPv4(ip)), ipv6: service.vips.filter((ip) => isIPv6(ip)) };
+}
+
+export function createNameIndex(source: ServiceSource) {
+  const services = new Map<string, ServiceAddresses>();
+  /** Name -> how many services sit below it. */
+  const parents = new Map<string, number>();
+
+  function put(name: string, addresses: ServiceAddresses): void {
+    if (!services.has(name)) {
+      for (const parent of parentNames(name)) parents.set(parent, (parents.get(parent) ?? 0) + 1);
+    }
+    services.set(name, addresses);
+  }
+
+  function remove(name: string): void {
+    if (!services.delete(name)) return;
+    for (const parent of parentNames(name)) {
+      const below = (parents.get(parent) ?? 0) - 1;
+      if (below > 0) parents.set(parent, below);
+      else parents.delete(parent);
+    }
+  }
+
+  function refresh(id: ServiceIdentity): void {
+    const service = source.getMeshService(id);
+    const name = serviceDnsName(id);
+    if (service) put(name, addressesOf(service));
+    else remove(name);
+  }
+
+  return {
+    /** (Re)loads every service from the store; returns how many there are. */
+    load(): number {
+      services.clear();
+      parents.clear();
+      for (const mesh of source.meshes()) {
+        for (let offset = 0; ; offset += LOAD_PAGE) {
+          const page = source.listMeshServices(mesh, offset, LOAD_PAGE);
+          for (const service of page.items) put(serviceDnsName(service), addressesOf(service));
+          if (page.items.length < LOAD_PAGE || offset + LOAD_PAGE >= page.total) break;
+        }
+      }
+      return services.size;
+    },
+
+    /** Re-reads one service from the store: after a local write, or for a key a batch touched. */
+    refresh,
+
+    /** Applies a committed batch's diff: every MeshService it names is re-read from the store. */
+    applyDiff(diff: readonly DiffEntry<SyncedRow>[]): void {
+      for (const entry of diff) {
+        const row = entry.op === "remove" ? entry.previous : entry.value;
+        if (row.type === MESH_SERVICE) refresh(row);
+      }
+    },
+
+    lookup(queryName: string): NameLookup {
+      const name = normalizeName(queryName);
+      if (!isInDnsDomain(name)) return { kind: "outside" };
+      const addresses = services.get(name);
+      if (addresses) return { kind: "service", addresses };
+      if (name === DNS_DOMAIN || parents.has(name)) return { kind: "empty" };
+      return { kind: "unknown" };
+    },
+
+    /** How many services have a name. */
+    size(): number {
+      return services.size;
+    },
+  };
+}

@@ -1,0 +1,40 @@
+// How MeshServices are named in DNS. Global-owned services (zone "") are NAME.MESH.mesh.local and
+// zone-owned ones NAME.ZONE.MESH.mesh.local: the label counts differ, so one name never stands for
+// two identities. Meshes, zones and service names are DNS-1123 labels, lower case by validation.
+import type { ServiceIdentity } from "../store/types.js";
+
+/** The DNS zone the responder is authoritative for. */
+export const DNS_DOMAIN = "mesh.local";
+
+/** A query name in the form the index keys by: lower case (RFC 4343), no trailing dot. */
+export function normalizeName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.endsWith(".") ? lower.slice(0, -1) : lower;
+}
+
+/** The DNS name of a service, normalized. */
+export function serviceDnsName(id: ServiceIdentity): string {
+  const labels = id.zone === "" ? [id.name, id.mesh] : [id.name, id.zone, id.mesh];
+  return normalizeName(`${labels.join(".")}.${DNS_DOMAIN}`);
+}
+
+/** True for `mesh.local` and every name below it; `name` must be normalized. */
+export function isInDnsDomain(name: string): boolean {
+  return name === DNS_DOMAIN || name.endsWith(`.${DNS_DOMAIN}`);
+}
+
+/**
+ * The names strictly between a service's name and `mesh.local`: `default.mesh.local` for
+ * `web.default.mesh.local`, and also `east.default.mesh.local` for `web.east.default.mesh.local`.
+ * They exist in DNS (as empty non-terminals) as long as a service below them does.
+ */
+export function parentNames(name: string): string[] {
+  const parents: string[] = [];
+  let rest = name;
+  for (let dot = rest.indexOf("."); dot >= 0; dot = rest.indexOf(".")) {
+    rest = rest.slice(dot + 1);
+    if (rest === DNS_DOMAIN || !isInDnsDomain(rest)) break;
+    parents.push(rest);
+  }
+  return parents;
+}

@@ -90,6 +90,26 @@ describe("grpc-js bridge", () => {
     expect(decoded.message.case === "ack" ? decoded.message.value.revision : undefined).toBe(7n);
   });
 
+  it("reports the encoded size of each message to both sides, requests and responses apart", () => {
+    const server = { request: [] as number[], response: [] as number[] };
+    const client = { request: [] as number[], response: [] as number[] };
+    const record = (into: { request: number[]; response: number[] }) => ({
+      request: (bytes: number) => into.request.push(bytes),
+      response: (bytes: number) => into.response.push(bytes),
+    });
+    const onServer = createServiceDefinition(ZoneSyncService, record(server)).sync;
+    const onClient = createServiceDefinition(ZoneSyncService, record(client)).sync;
+    const hello = create(SyncRequestSchema, { message: { case: "hello", value: { zone: "zone-1" } } });
+    const welcome = create(SyncResponseSchema, { message: { case: "welcome", value: { sessionId: "s-1" } } });
+    // Hello: 0x0a len { 0x0a 6 "zone-1" } = 10 bytes; Welcome: 0x0a len { 0x0a 3 "s-1" } = 7 bytes.
+    onServer.requestDeserialize(onClient.requestSerialize(hello));
+    onClient.responseDeserialize(onServer.responseSerialize(welcome));
+    expect(client).toEqual({ request: [10], response: [7] });
+    expect(server).toEqual({ request: [10], response: [7] });
+    // Without sizes nothing is measured, and the functions are the plain ones.
+    expect(createServiceDefinition(ZoneSyncService).sync.requestSerialize(hello).byteLength).toBe(10);
+  });
+
   it("rejects handlers of the wrong shape at compile time", () => {
     const unaryShaped: grpc.handleUnaryCall<unknown, unknown> = (_call, callback) => callback(null, {});
     // @ts-expect-error Sync is bidi streaming: a unary handler must not compile.

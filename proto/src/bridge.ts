@@ -95,10 +95,32 @@ export function undecodableReason(message: object): string | undefined {
   return (message as { [UNDECODABLE]?: string })[UNDECODABLE];
 }
 
+/**
+ * Told the encoded size of every request and response message (without gRPC's 5-byte frame header)
+ * as it is serialized or deserialized: a server sees the requests it receives and the responses it
+ * sends, a client the other way round. For byte metrics, without encoding anything twice.
+ */
+export interface MessageSizes {
+  readonly request?: (bytes: number) => void;
+  readonly response?: (bytes: number) => void;
+}
+
+function measured<T, R>(fn: (value: T) => R, size: (value: T, result: R) => number, report?: (n: number) => void) {
+  if (!report) return fn;
+  return (value: T): R => {
+    const result = fn(value);
+    report(size(value, result));
+    return result;
+  };
+}
+
 export function createServiceDefinition<S extends DescService>(
   service: S,
+  sizes: MessageSizes = {},
 ): grpc.ServiceDefinition<GrpcImplementation<S>> {
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  const encoded = (_: unknown, bytes: Buffer) => bytes.byteLength;
+  const decoded = (bytes: Buffer) => bytes.byteLength;
   for (const method of service.methods) {
     const streamsIn = method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
     const streamsOut = method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming";
@@ -106,10 +128,10 @@ export function createServiceDefinition<S extends DescService>(
       path: `/${service.typeName}/${method.name}`,
       requestStream: streamsIn,
       responseStream: streamsOut,
-      requestSerialize: serializer(method.input) as (value: unknown) => Buffer,
-      requestDeserialize: tolerantDeserializer(method.input),
-      responseSerialize: serializer(method.output) as (value: unknown) => Buffer,
-      responseDeserialize: deserializer(method.output),
+      requestSerialize: measured(serializer(method.input) as (value: unknown) => Buffer, encoded, sizes.request),
+      requestDeserialize: measured(tolerantDeserializer(method.input), decoded, sizes.request),
+      responseSerialize: measured(serializer(method.output) as (value: unknown) => Buffer, encoded, sizes.response),
+      responseDeserialize: measured(deserializer(method.output), decoded, sizes.response),
       originalName: method.localName,
     };
   }
@@ -121,9 +143,10 @@ export function addService<S extends DescService>(
   server: grpc.Server,
   service: S,
   implementation: GrpcImplementation<S>,
+  sizes?: MessageSizes,
 ): void {
   server.addService(
-    createServiceDefinition(service) as grpc.ServiceDefinition,
+    createServiceDefinition(service, sizes) as grpc.ServiceDefinition,
     implementation as unknown as grpc.UntypedServiceImplementation,
   );
 }
@@ -133,9 +156,10 @@ export function createClient<S extends DescService>(
   address: string,
   credentials: grpc.ChannelCredentials,
   options?: grpc.ClientOptions,
+  sizes?: MessageSizes,
 ): GrpcClient<S> {
   const Constructor = grpc.makeGenericClientConstructor(
-    createServiceDefinition(service) as grpc.ServiceDefinition,
+    createServiceDefinition(service, sizes) as grpc.ServiceDefinition,
     service.typeName,
   );
   return new Constructor(address, credentials, options) as unknown as GrpcClient<S>;

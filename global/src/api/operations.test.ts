@@ -18,6 +18,14 @@ describe("operations endpoints", () => {
     expect(g.store.epoch).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it("is not ready once the store is closed, and stays live", async () => {
+    g.store.close();
+    const ready = await g.app.inject({ method: "GET", url: "/readyz" });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toEqual({ code: "NOT_READY", message: "the store is not open", details: [] });
+    expect((await g.app.inject({ method: "GET", url: "/healthz" })).statusCode).toBe(200);
+  });
+
   it("keeps the epoch across restarts of the same database", async () => {
     const epoch = g.store.epoch;
     await g.restart();

@@ -268,6 +268,8 @@ export interface RunCommandOptions {
   readonly timeoutMs?: number;
   /** The name `killProcesses` knows the child by; the command by default. */
   readonly name?: string;
+  /** Written to the child's stdin, which is then closed; without it stdin is not connected. */
+  readonly input?: string;
 }
 
 /** Runs a command to completion (SIGKILLed after `timeoutMs`), capturing its output. */
@@ -281,9 +283,12 @@ export function runCommand(
     const child = spawn(command, args, {
       cwd: options.cwd ?? REPO_ROOT,
       env: options.env ?? childEnv(),
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
     live.set(child, options.name ?? command);
+    // A child that exits without reading its input makes the write fail (EPIPE); that is its business.
+    child.stdin?.on("error", () => {});
+    child.stdin?.end(options.input);
     let stdout = "";
     let stderr = "";
     child.stdout?.setEncoding("utf8");

@@ -23,6 +23,8 @@ describe("error codes", () => {
       "PERMISSION_DENIED",
       "ZONE_SERVICE_LIMIT",
       "RATE_LIMITED",
+      "MALFORMED_REQUEST",
+      "HEADERS_TOO_LARGE",
     ]);
   });
 

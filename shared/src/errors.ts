@@ -28,6 +28,10 @@ export const ERROR_CODES = {
   ZONE_SERVICE_LIMIT: { http: 409, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
   /** Too many attempts in too short a time (zone reconnects). */
   RATE_LIMITED: { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
+  /** An HTTP request Node could not parse (request line, framing, Content-Length). */
+  MALFORMED_REQUEST: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
+  /** The request's header block is over Node's limit (16 KiB). */
+  HEADERS_TOO_LARGE: { http: 431, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
 } as const satisfies Record<string, { http: number; grpc: GrpcStatus }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

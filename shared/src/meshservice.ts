@@ -31,12 +31,16 @@ export interface MeshServiceInput {
   };
 }
 
-export interface NormalizedMeshService {
+/** A MeshService's identity and content with defaults applied: what the content hash covers. */
+export interface MeshServiceContent {
   readonly mesh: string;
   readonly zone: string;
   readonly name: string;
   readonly labels: Record<string, string>;
   readonly spec: MeshServiceSpec;
+}
+
+export interface NormalizedMeshService extends MeshServiceContent {
   readonly contentHash: string;
 }
 
@@ -48,6 +52,20 @@ export function normalizeMeshService(
   identity: { mesh: string; zone: string; name: string },
   input: MeshServiceInput,
 ): { ok: true; value: NormalizedMeshService } | { ok: false; problems: FieldError[] } {
+  const normalized = normalizeMeshServiceContent(identity, input);
+  if (!normalized.ok) return normalized;
+  return { ok: true, value: { ...normalized.value, contentHash: contentHash(normalized.value) } };
+}
+
+/**
+ * `normalizeMeshService` without the content hash, for content whose hash is already known: a zone
+ * stores the hash the global sent (it names the content on both sides), so hashing every received
+ * resource again (canonical JSON and SHA-256) would be work whose result is thrown away.
+ */
+export function normalizeMeshServiceContent(
+  identity: { mesh: string; zone: string; name: string },
+  input: MeshServiceInput,
+): { ok: true; value: MeshServiceContent } | { ok: false; problems: FieldError[] } {
   const problems: FieldError[] = [];
   for (const [field, value] of [
     ["mesh", identity.mesh],
@@ -70,10 +88,26 @@ export function normalizeMeshService(
   }
 
   problems.push(...duplicates(input.spec.ports, "port"), ...duplicates(input.spec.ports, "name"));
-  const ports = input.spec.ports.map((port) => {
+  if (input.spec.ports.length < 1 || input.spec.ports.length > MAX_PORTS) {
+    problems.push({ field: "spec.ports", reason: `must have 1 to ${MAX_PORTS} entries` });
+  }
+  const ports = input.spec.ports.map((port, i) => {
     const normalized: MeshServicePort = { port: port.port, appProtocol: port.appProtocol ?? "tcp" };
     if (port.name !== undefined) normalized.name = port.name;
-    if (port.targetPort !== undefined) normalized.targetPort = port.targetPort;
+    if (port.targetPort !== undefined) {
+      // "8080" and 8080 mean the same port; the protobuf form carries one string, read back as a
+      // number when it is digits. Normalising here makes both sides store and hash the same thing.
+      const target = port.targetPort;
+      if (typeof target === "string" && /^\d+$/.test(target)) {
+        const number = Number(target);
+        if (number < 1 || number > 65535) {
+          problems.push({ field: `spec.ports[${i}].targetPort`, reason: "must be a port number between 1 and 65535" });
+        }
+        normalized.targetPort = number;
+      } else {
+        normalized.targetPort = target;
+      }
+    }
     return normalized;
   });
   if (ports.length > 1 && ports.some((port) => port.name === undefined)) {
@@ -95,6 +129,37 @@ export function normalizeMeshService(
     }
   }
 
+  const ref = input.spec.selector?.dataplaneRef;
+  if (ref !== undefined) {
+    const problem = dnsLabelProblem(ref.name);
+    if (problem) problems.push({ field: "spec.selector.dataplaneRef.name", reason: problem });
+  }
+  const identities = input.spec.identities ?? [];
+  if (identities.length > MAX_IDENTITIES) {
+    problems.push({ field: "spec.identities", reason: `must have at most ${MAX_IDENTITIES} entries` });
+  }
+  identities.forEach((identity, i) => {
+    if (!(IDENTITY_TYPES as readonly string[]).includes(identity.type)) {
+      problems.push({ field: `spec.identities[${i}].type`, reason: `must be one of ${IDENTITY_TYPES.join(", ")}` });
+    }
+    if (identity.value.length < 1 || identity.value.length > MAX_VALUE) {
+      problems.push({ field: `spec.identities[${i}].value`, reason: `must be 1 to ${MAX_VALUE} characters` });
+    }
+  });
+  for (const [key, value] of Object.entries(tags)) {
+    if (value.length > MAX_VALUE) {
+      problems.push({
+        field: `spec.selector.dataplaneTags[${JSON.stringify(key)}]`,
+        reason: `value must be at most ${MAX_VALUE} characters`,
+      });
+    }
+  }
+  // JSON may carry lone UTF-16 surrogates; UTF-8 (protobuf, SQLite) cannot, so such a string would
+  // reach zones changed while keeping the global's hash.
+  for (const [field, text] of stringsOf(identity, input)) {
+    if (ILL_FORMED.test(text)) problems.push({ field, reason: "must be well-formed Unicode (a lone surrogate)" });
+  }
+
   if (problems.length > 0) return { ok: false, problems };
 
   // Empty collections are dropped: "no tags" hashes the same whether it was sent as {} or left out,
@@ -110,8 +175,34 @@ export function normalizeMeshService(
     if (Object.keys(kept).length > 0) spec.selector = kept;
   }
   if (input.spec.identities !== undefined && input.spec.identities.length > 0) spec.identities = input.spec.identities;
-  const value = { ...identity, labels, spec };
-  return { ok: true, value: { ...value, contentHash: contentHash(value) } };
+  return { ok: true, value: { mesh: identity.mesh, zone: identity.zone, name: identity.name, labels, spec } };
+}
+
+/** The same limits as the REST schema, so upstream writes and zone decoding check what REST checks. */
+const MAX_PORTS = 64;
+const MAX_IDENTITIES = 32;
+const MAX_VALUE = 253;
+const ILL_FORMED = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Every free-text string of a service, with the field that holds it. */
+function* stringsOf(
+  identity: { mesh: string; zone: string; name: string },
+  input: MeshServiceInput,
+): Generator<[string, string]> {
+  yield ["name", identity.name];
+  for (const [key, value] of Object.entries(input.labels ?? {})) {
+    yield [`labels[${JSON.stringify(key)}]`, key];
+    yield [`labels[${JSON.stringify(key)}]`, value];
+  }
+  for (const [key, value] of Object.entries(input.spec.selector?.dataplaneTags ?? {})) {
+    yield [`spec.selector.dataplaneTags[${JSON.stringify(key)}]`, key];
+    yield [`spec.selector.dataplaneTags[${JSON.stringify(key)}]`, value];
+  }
+  for (const [i, port] of input.spec.ports.entries()) {
+    if (port.name !== undefined) yield [`spec.ports[${i}].name`, port.name];
+    if (typeof port.targetPort === "string") yield [`spec.ports[${i}].targetPort`, port.targetPort];
+  }
+  for (const [i, each] of (input.spec.identities ?? []).entries()) yield [`spec.identities[${i}].value`, each.value];
 }
 
 /** `spec.ports[i].<field>` problems for every port repeating an earlier port's value of `field`. */

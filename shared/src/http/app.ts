@@ -1,9 +1,9 @@
 // The REST plumbing both control planes share: one error shape, JSON only, unknown routes answered
 // with a code, and request metrics by route. Each side registers its own routes on top.
-import Fastify, { type FastifyInstance, LogController } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, LogController } from "fastify";
 import type { Logger } from "pino";
 import type { Counter, Histogram } from "prom-client";
-import { MooringError } from "../errors.js";
+import { MooringError, validationError } from "../errors.js";
 import { createValidatorCompiler, toMooringError } from "./validation.js";
 
 export interface HttpMetrics {
@@ -30,6 +30,28 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
     ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
+    // A path that is not valid percent-encoding never reaches a route: answer it in Mooring's shape.
+    frameworkErrors: (error, _request, reply) => {
+      const known =
+        error.code === "FST_ERR_BAD_URL"
+          ? validationError([{ field: "url", reason: "is not valid percent-encoding" }])
+          : new MooringError("MALFORMED_REQUEST", error.message);
+      (reply as unknown as FastifyReply).code(known.httpStatus).send(known.toBody());
+    },
+    // Requests Node's parser rejects (bad request line, framing, oversized headers) have no route
+    // and no reply object: write a complete response on the socket, in Mooring's error shape.
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) return;
+      const known =
+        (error as NodeJS.ErrnoException).code === "HPE_HEADER_OVERFLOW"
+          ? new MooringError("HEADERS_TOO_LARGE", "the request's headers exceed 16KiB")
+          : new MooringError("MALFORMED_REQUEST", "the request is not valid HTTP/1.1");
+      const body = JSON.stringify(known.toBody());
+      socket.end(
+        `HTTP/1.1 ${known.httpStatus} ${known.httpStatus === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
+          `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    },
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(createValidatorCompiler());
   // JSON only: a text/plain body is answered 415, not parsed into a string and then rejected.

@@ -83,7 +83,11 @@ export const MeshServicePutBody = Type.Object(
     spec: MeshServiceSpec,
     status: Type.Optional(Type.Object({ vips: Type.Optional(VipList) }, { additionalProperties: false })),
     revision: Type.Optional(
-      Type.Integer({ minimum: 0, description: "if given, the write applies only at this stored revision" }),
+      Type.Integer({
+        minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: "if given, the write applies only at this stored revision",
+      }),
     ),
     contentHash: Type.Optional(Type.String()),
     creationTime: Type.Optional(Type.String()),
@@ -118,7 +122,7 @@ export function listOf<T extends Parameters<typeof Type.Array>[0]>(item: T) {
 
 export const PageQuery = Type.Object(
   {
-    offset: Type.Integer({ minimum: 0, default: 0 }),
+    offset: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 }),
     size: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   },
   { additionalProperties: false },

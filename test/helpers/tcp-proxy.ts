@@ -16,6 +16,11 @@ export interface TcpProxy {
   /** Destroys every open connection pair now, both sides; keeps listening. */
   cut(): void;
   /**
+   * Destroys only the target's side of every open pair: the client's socket stays open and, in
+   * blackhole mode, never hears of it (a close lost in a partition).
+   */
+  cutTargets(): void;
+  /**
    * pass: forward bytes (the default). blackhole: keep sockets open but silently drop bytes both
    * ways, and do not pass a close on to the other side either. refuse: reset new connections as soon
    * as they are accepted. Open connections take the new mode from their next chunk.
@@ -135,6 +140,9 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     accepted: () => accepted,
     bytes: () => ({ ...forwarded }),
     cut: destroyAll,
+    cutTargets() {
+      for (const pair of pairs) pair.upstream.destroy();
+    },
     setMode(next) {
       mode = next;
     },

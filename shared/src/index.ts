@@ -51,7 +51,13 @@ export type {
   MeshServiceSpec,
   NormalizedMeshService,
 } from "./meshservice.js";
-export { APP_PROTOCOLS, IDENTITY_TYPES, MESH_SERVICE, normalizeMeshService } from "./meshservice.js";
+export {
+  APP_PROTOCOLS,
+  IDENTITY_TYPES,
+  MESH_SERVICE,
+  normalizeMeshService,
+  normalizeMeshServiceContent,
+} from "./meshservice.js";
 export { keyFromProto, keyToProto, meshServiceInputFromProto, meshServiceToProto } from "./meshservice-proto.js";
 export {
   DNS_LABEL_MAX,

@@ -95,14 +95,14 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     });
   };
 
-  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
+  const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
     accepted += 1;
     if (mode === "refuse") {
       client.on("error", () => {});
       client.resetAndDestroy();
       return;
     }
-    const upstream = tcpConnect({ host: destination.host, port: destination.port, allowHalfOpen: true });
+    const upstream = tcpConnect({ host: destination.host, port: destination.port, allowHalfOpen: true, noDelay: true });
     const pair: Pair = { client, upstream };
     pairs.add(pair);
     let open = 2;

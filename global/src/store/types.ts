@@ -18,6 +18,11 @@ export interface ResourceRow extends ServiceIdentity {
   readonly modificationTime: number;
 }
 
+/** A resource with the addresses of its identity's bound leases, in family then address order. */
+export interface ResourceWithVips extends ResourceRow {
+  readonly vips: readonly string[];
+}
+
 export type ChangeOp = "upsert" | "delete";
 
 export interface ChangeRow extends ServiceIdentity {

@@ -6,9 +6,9 @@ import { type Logger, MESH_SERVICE, type MeshServiceSpec, revision } from "@moor
 import type { ZoneManager } from "../manager/zones.js";
 import type { GlobalMetrics } from "../metrics.js";
 import type { SqliteStore } from "../store/sqlite-store.js";
-import type { ResourceRow, ServiceIdentity, ZoneRow } from "../store/types.js";
+import type { ResourceWithVips, ServiceIdentity, ZoneRow } from "../store/types.js";
 import { compactChangeLog } from "./compaction.js";
-import { createBatchBuilder, type EncodedBatch, encodeDelete, encodeMeshService } from "./encode.js";
+import { createBatchBuilder, type EncodedBatch, encodeDelete } from "./encode.js";
 import type { ReconnectLimit } from "./reconnect-limit.js";
 import { createSession, type SyncCall, type SyncSession } from "./session.js";
 
@@ -56,8 +56,9 @@ export function createSyncHub(options: SyncHubOptions) {
   let publishScheduled = false;
   let closed = false;
 
-  function encodeRow(row: ResourceRow): Uint8Array {
-    return encodeMeshService({ ...row, spec: row.spec as MeshServiceSpec, vips: store.boundIpsOf(row) });
+  /** A stored MeshService with its VIPs, as the batch builder encodes it (the store keeps specs as given). */
+  function asRecord(row: ResourceWithVips): ResourceWithVips & { readonly spec: MeshServiceSpec } {
+    return row as ResourceWithVips & { readonly spec: MeshServiceSpec };
   }
 
   /**
@@ -75,8 +76,8 @@ export function createSyncHub(options: SyncHubOptions) {
     for (const row of rows) keys.set(keyText(row), row);
     const builder = createBatchBuilder(from, last.revision, options.maxMessageBytes);
     for (const key of keys.values()) {
-      const row = store.getResource(key.type, key);
-      if (row) builder.upsert(encodeRow(row));
+      const row = store.getResourceWithVips(key.type, key);
+      if (row) builder.upsertService(asRecord(row));
       else builder.delete(encodeDelete(key));
     }
     const batch = builder.finish();
@@ -131,7 +132,7 @@ export function createSyncHub(options: SyncHubOptions) {
     },
 
     batchFrom,
-    encodeRow,
+    asRecord,
 
     /** The grpc-js handler of ZoneSyncService.Sync. */
     accept(call: SyncCall): void {

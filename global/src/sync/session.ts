@@ -2,6 +2,7 @@
 // in order; writes wait for the stream's buffer to drain; every way the stream can end goes through
 // `end()`, which logs it once with its status.
 import { randomUUID } from "node:crypto";
+import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import {
@@ -33,6 +34,8 @@ const MODES: Record<SyncModeName, SyncMode> = {
 const SCAN_PAGE = 500;
 /** A zone silent for this many heartbeat intervals is gone. */
 const HEARTBEAT_TOLERANCE = 3;
+/** Extra silence allowed while a zone has not yet acknowledged its initial batch. */
+const INITIAL_APPLY_GRACE_MS = 60_000;
 
 /** Equal when a zone's copy needs nothing: same content and the same VIPs. */
 function fingerprint(contentHash: string, vips: readonly string[]): string {
@@ -71,6 +74,8 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
   let generation = 0;
   let sent = 0;
   let acked = 0;
+  /** The revision that completes the zone's initial batch; until it is acked the zone may be busy applying it. */
+  let initialTarget = Number.POSITIVE_INFINITY;
   let lastSeen = hub.now();
   let pumping = false;
   let inventory: InventoryState | undefined;
@@ -184,10 +189,13 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
     let position: Parameters<typeof store.resourcesAfter>[0];
     for (;;) {
       const rows = store.resourcesAfter(position, SCAN_PAGE);
-      for (const row of rows) builder.upsert(hub.encodeRow(row));
+      for (const row of rows) builder.upsertService(hub.asRecord(row));
       await writeFrames(builder.take());
       if (rows.length < SCAN_PAGE || phase === "ended") break;
       position = rows.at(-1);
+      // Let the frames written so far reach the socket while the next page is read and encoded:
+      // the zone decodes them meanwhile instead of waiting for the whole snapshot.
+      await setImmediatePromise();
     }
     const batch = builder.finish();
     await writeFrames(batch.frames);
@@ -216,8 +224,8 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
         const key = keyText(row);
         const held = remaining.get(key);
         remaining.delete(key);
-        if (held?.fingerprint === fingerprint(row.contentHash, store.boundIpsOf(row))) same++;
-        else builder.upsert(hub.encodeRow(row));
+        if (held?.fingerprint === fingerprint(row.contentHash, row.vips)) same++;
+        else builder.upsertService(hub.asRecord(row));
       }
       await writeFrames(builder.take());
       if (rows.length < SCAN_PAGE || phase === "ended") break;
@@ -369,12 +377,17 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
   function goLive(): void {
     if (phase === "ended") return;
     phase = "live";
+    initialTarget = sent;
     void pump();
   }
 
   function beat(): void {
     const silent = hub.now() - lastSeen;
-    if (silent > heartbeatMs * HEARTBEAT_TOLERANCE) {
+    // A zone committing a large initial batch (100,000 services is seconds of SQLite on a busy
+    // machine) sends nothing meanwhile; ending it then would restart the snapshot forever.
+    const applyingInitial = acked < initialTarget;
+    const tolerance = heartbeatMs * HEARTBEAT_TOLERANCE + (applyingInitial ? INITIAL_APPLY_GRACE_MS : 0);
+    if (silent > tolerance) {
       end(grpc.status.UNAVAILABLE, `no message from the zone for ${silent} ms; marking it offline`);
       return;
     }
@@ -470,6 +483,9 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
   }
 
   call.on("data", (request: SyncRequest) => {
+    // Liveness is noted on receipt: while a snapshot is being sent, the zone's heartbeats queue
+    // behind it in `chain`, and must not make the zone look silent.
+    lastSeen = hub.now();
     chain = chain.then(() => handle(request)).catch(fail);
   });
   call.on("end", () => end(grpc.status.OK, "the zone closed the stream"));

@@ -74,6 +74,19 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
     return reply.code(error.httpStatus).send(error.toBody());
   });
 
+  // close() ends the connections idle at that moment; one busy then, once answered, would sit in
+  // keep-alive for 72 s and hold the process up. Keep closing idle ones until the server is closed.
+  let sweeper: NodeJS.Timeout | undefined;
+  app.addHook("preClose", (done) => {
+    sweeper = setInterval(() => app.server.closeIdleConnections(), 100);
+    sweeper.unref();
+    done();
+  });
+  app.addHook("onClose", (_instance, done) => {
+    clearInterval(sweeper);
+    done();
+  });
+
   app.addHook("onResponse", async (request, reply) => {
     const route = request.routeOptions.url ?? "unmatched";
     options.metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });

@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { type Changes, type ResourceError, ResourceErrorSchema, type ResourceKey } from "@mooring/proto";
 import { type DiffEntry, diffByKey, type FieldError } from "@mooring/shared";
 import type { Logger } from "pino";
-import type { SyncCursor, SyncedRow } from "../store/types.js";
+import type { SyncCursor, SyncedKey, SyncedRow } from "../store/types.js";
 import type { ZoneStore } from "../store/zone-store.js";
 import { decodeKey, decodeMeshService, describeProblems, keyString, safeNumber } from "./decode.js";
 import type { SessionMode } from "./mode.js";
@@ -72,6 +72,28 @@ function resourceError(key: ResourceKey | undefined, problems: readonly FieldErr
   });
 }
 
+/** A Changes message's resources, validated; refused ones are left out and reported in `errors`. */
+interface DecodedMessage {
+  readonly upserts: readonly SyncedRow[];
+  readonly deletes: readonly SyncedKey[];
+}
+
+function decodeMessage(message: Changes, errors: ResourceError[]): DecodedMessage {
+  const upserts: SyncedRow[] = [];
+  for (const upsert of message.upserts) {
+    const decoded = decodeMeshService(upsert);
+    if (decoded.ok) upserts.push(decoded.value);
+    else errors.push(resourceError(upsert.key, decoded.problems));
+  }
+  const deletes: SyncedKey[] = [];
+  for (const deleted of message.deletes) {
+    const decoded = decodeKey(deleted);
+    if (decoded.ok) deletes.push(decoded.value);
+    else errors.push(resourceError(deleted, decoded.problems));
+  }
+  return { upserts, deletes };
+}
+
 export type Applier = ReturnType<typeof createApplier>;
 
 export function createApplier(store: ZoneStore, logger: Logger) {
@@ -100,7 +122,7 @@ export function createApplier(store: ZoneStore, logger: Logger) {
     session(start: SessionStart): SessionApplier {
       let initialDone = false;
       let cursorRevision = store.cursor()?.revision;
-      let batch: { from: number; to: number; errors: ResourceError[]; pending: Changes[] } | undefined;
+      let batch: { from: number; to: number; errors: ResourceError[]; pending: DecodedMessage[] } | undefined;
       // Keys the FULL snapshot named; when it ends, every other synced key is gone from the global.
       const seen = start.mode === "full" ? new Set<string>() : undefined;
 
@@ -141,24 +163,26 @@ export function createApplier(store: ZoneStore, logger: Logger) {
           batch ??= { from, to, errors: [], pending: [] };
           const current = batch;
           const received = changes.upserts.length + changes.deletes.length;
-          // A batch commits whole: its messages wait here until the last one, then go in one
-          // transaction, so consumers never see half a snapshot or half a reconcile.
-          if (!changes.last) {
-            current.pending.push(changes);
-            return { ok: true, received, diff: [] };
-          }
-          const messages = [...current.pending, changes];
+          // Each message is validated as it arrives (while the global is still sending the rest, and
+          // so its protobuf objects are short-lived), but a batch commits whole: its messages wait
+          // here until the last one, then go in one transaction, so consumers never see half a
+          // snapshot or half a reconcile.
+          current.pending.push(decodeMessage(changes, current.errors));
+          if (!changes.last) return { ok: true, received, diff: [] };
+          const messages = current.pending;
           current.pending = [];
           const before = new Map<string, SyncedRow>();
           const after = new Map<string, SyncedRow>();
           const touched = new Set<string>();
-          const errors: ResourceError[] = [];
+          // Nothing synced yet (a first sync): there is no previous state to read key by key, and no
+          // stale key for a FULL snapshot to remove.
+          let empty = false;
 
-          // Remembers a key's state before this message first touched it.
-          const touch = (key: string, existing: () => SyncedRow | undefined) => {
-            if (touched.has(key)) return;
+          // Remembers a key's state before this batch first touched it.
+          const touch = (key: string, id: SyncedKey) => {
+            if (empty || touched.has(key)) return;
             touched.add(key);
-            const row = existing();
+            const row = store.getSynced(id);
             if (row) {
               before.set(key, row);
               after.set(key, row);
@@ -167,48 +191,39 @@ export function createApplier(store: ZoneStore, logger: Logger) {
 
           const cursor = { epoch: start.epoch, revision: to };
           store.transaction(() => {
+            empty = !store.hasSynced();
             for (const message of messages) applyMessage(message);
-            if (seen && !initialDone) {
+            if (seen && !initialDone && !empty) {
               for (const stale of store.syncedKeys()) {
                 const key = keyString(stale);
                 if (seen.has(key)) continue;
-                touch(key, () => store.getSynced(stale));
+                touch(key, stale);
                 after.delete(key);
                 store.deleteSynced(stale);
               }
             }
             store.setCursor(cursor);
+            // Own deletes the global has acknowledged are done once their tombstone reaches the copy.
+            store.dropTombstones(store.upstreamAcked());
           });
 
-          function applyMessage(message: Changes): void {
-            for (const upsert of message.upserts) {
-              const decoded = decodeMeshService(upsert);
-              if (!decoded.ok) {
-                errors.push(resourceError(upsert.key, decoded.problems));
-                continue;
-              }
-              const row = decoded.value;
+          function applyMessage(message: DecodedMessage): void {
+            for (const row of message.upserts) {
               const key = keyString(row);
-              seen?.add(key);
-              touch(key, () => store.getSynced(row));
+              if (!empty) seen?.add(key);
+              touch(key, row);
               const stored = after.get(key);
               if (!stored || !sameRow(stored, row)) store.putSynced(row);
               after.set(key, row);
             }
-            for (const deleted of message.deletes) {
-              const decoded = decodeKey(deleted);
-              if (!decoded.ok) {
-                errors.push(resourceError(deleted, decoded.problems));
-                continue;
-              }
-              const key = keyString(decoded.value);
+            for (const id of message.deletes) {
+              const key = keyString(id);
               seen?.delete(key);
-              touch(key, () => store.getSynced(decoded.value));
-              if (after.delete(key)) store.deleteSynced(decoded.value);
+              touch(key, id);
+              if (after.delete(key)) store.deleteSynced(id);
             }
           }
 
-          current.errors.push(...errors);
           const completed = { cursor, errors: current.errors };
           cursorRevision = to;
           batch = undefined;

@@ -8,7 +8,7 @@ import {
   keyFromProto,
   MESH_SERVICE,
   meshServiceInputFromProto,
-  normalizeMeshService,
+  normalizeMeshServiceContent,
 } from "@mooring/shared";
 import type { SyncedKey, SyncedRow } from "../store/types.js";
 
@@ -38,7 +38,8 @@ export function decodeMeshService(message: MeshService): Decoded<SyncedRow> {
   const problems: FieldError[] = [];
   const input = meshServiceInputFromProto(message);
   if (!input.ok) problems.push(...input.problems);
-  const normalized = input.ok ? normalizeMeshService(key.value, input.input) : undefined;
+  // Validated and normalised like a local write, but not hashed: the zone keeps the global's hash.
+  const normalized = input.ok ? normalizeMeshServiceContent(key.value, input.input) : undefined;
   if (normalized && !normalized.ok) problems.push(...normalized.problems);
   message.vips.forEach((vip, i) => {
     if (isIP(vip.ip) === 0)

@@ -156,9 +156,7 @@ export function normalizeMeshServiceContent(
   }
   // JSON may carry lone UTF-16 surrogates; UTF-8 (protobuf, SQLite) cannot, so such a string would
   // reach zones changed while keeping the global's hash.
-  for (const [field, text] of stringsOf(identity, input)) {
-    if (ILL_FORMED.test(text)) problems.push({ field, reason: "must be well-formed Unicode (a lone surrogate)" });
-  }
+  illFormedStrings(identity, input, problems);
 
   if (problems.length > 0) return { ok: false, problems };
 
@@ -184,25 +182,45 @@ const MAX_IDENTITIES = 32;
 const MAX_VALUE = 253;
 const ILL_FORMED = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** Every free-text string of a service, with the field that holds it. */
-function* stringsOf(
+/**
+ * A problem for every free-text string of a service holding a lone surrogate. Runs on every write and
+ * on every resource a zone receives, so a field's name is built only for a string that has one.
+ */
+function illFormedStrings(
   identity: { mesh: string; zone: string; name: string },
   input: MeshServiceInput,
-): Generator<[string, string]> {
-  yield ["name", identity.name];
-  for (const [key, value] of Object.entries(input.labels ?? {})) {
-    yield [`labels[${JSON.stringify(key)}]`, key];
-    yield [`labels[${JSON.stringify(key)}]`, value];
+  problems: FieldError[],
+): void {
+  const reason = "must be well-formed Unicode (a lone surrogate)";
+  if (ILL_FORMED.test(identity.name)) problems.push({ field: "name", reason });
+  const labels = input.labels ?? {};
+  for (const key of Object.keys(labels)) {
+    if (ILL_FORMED.test(key)) problems.push({ field: `labels[${JSON.stringify(key)}]`, reason });
+    if (ILL_FORMED.test(labels[key] as string)) problems.push({ field: `labels[${JSON.stringify(key)}]`, reason });
   }
-  for (const [key, value] of Object.entries(input.spec.selector?.dataplaneTags ?? {})) {
-    yield [`spec.selector.dataplaneTags[${JSON.stringify(key)}]`, key];
-    yield [`spec.selector.dataplaneTags[${JSON.stringify(key)}]`, value];
+  const tags = input.spec.selector?.dataplaneTags ?? {};
+  for (const key of Object.keys(tags)) {
+    if (ILL_FORMED.test(key)) problems.push({ field: `spec.selector.dataplaneTags[${JSON.stringify(key)}]`, reason });
+    if (ILL_FORMED.test(tags[key] as string)) {
+      problems.push({ field: `spec.selector.dataplaneTags[${JSON.stringify(key)}]`, reason });
+    }
   }
-  for (const [i, port] of input.spec.ports.entries()) {
-    if (port.name !== undefined) yield [`spec.ports[${i}].name`, port.name];
-    if (typeof port.targetPort === "string") yield [`spec.ports[${i}].targetPort`, port.targetPort];
+  const ports = input.spec.ports;
+  for (let i = 0; i < ports.length; i++) {
+    const port = ports[i] as (typeof ports)[number];
+    if (port.name !== undefined && ILL_FORMED.test(port.name)) {
+      problems.push({ field: `spec.ports[${i}].name`, reason });
+    }
+    if (typeof port.targetPort === "string" && ILL_FORMED.test(port.targetPort)) {
+      problems.push({ field: `spec.ports[${i}].targetPort`, reason });
+    }
   }
-  for (const [i, each] of (input.spec.identities ?? []).entries()) yield [`spec.identities[${i}].value`, each.value];
+  const identities = input.spec.identities ?? [];
+  for (let i = 0; i < identities.length; i++) {
+    if (ILL_FORMED.test((identities[i] as { value: string }).value)) {
+      problems.push({ field: `spec.identities[${i}].value`, reason });
+    }
+  }
 }
 
 /** `spec.ports[i].<field>` problems for every port repeating an earlier port's value of `field`. */

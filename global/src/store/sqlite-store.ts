@@ -275,9 +275,11 @@ export function createSqliteStore(options: SqliteStoreOptions) {
     ),
     countZoneTokens: db.prepare("SELECT count(*) FROM zone_tokens").pluck(),
     revokeZoneToken: db.prepare("UPDATE zone_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
+    // The statements every REST write runs bind positional parameters: binding by name cost an
+    // object spread and a property lookup per parameter.
     upsertResource: db.prepare(
       `INSERT INTO resources (type, mesh, zone, name, labels, spec, content_hash, revision, creation_time, modification_time)
-       VALUES (@type, @mesh, @zone, @name, @labels, @spec, @contentHash, @revision, @creationTime, @modificationTime)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (type, mesh, zone, name) DO UPDATE SET
          labels = excluded.labels, spec = excluded.spec, content_hash = excluded.content_hash,
          revision = excluded.revision, modification_time = excluded.modification_time`,
@@ -315,7 +317,7 @@ export function createSqliteStore(options: SqliteStoreOptions) {
     ),
     insertLease: db.prepare(
       `INSERT INTO vip_leases (ip, ip_key, family, mesh, zone, name, state, pinned, leased_at, released_at)
-       VALUES (@ip, @ipKey, @family, @mesh, @zone, @name, @state, @pinned, @leasedAt, @releasedAt)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     updateLease: db.prepare(
       "UPDATE vip_leases SET state = @state, pinned = @pinned, released_at = @releasedAt WHERE ip = @ip",
@@ -370,7 +372,18 @@ export function createSqliteStore(options: SqliteStoreOptions) {
     },
 
     putResource(row: ResourceRow): void {
-      s.upsertResource.run({ ...row, labels: JSON.stringify(row.labels), spec: JSON.stringify(row.spec) });
+      s.upsertResource.run(
+        row.type,
+        row.mesh,
+        row.zone,
+        row.name,
+        JSON.stringify(row.labels),
+        JSON.stringify(row.spec),
+        row.contentHash,
+        row.revision,
+        row.creationTime,
+        row.modificationTime,
+      );
     },
 
     deleteResource(type: string, id: ServiceIdentity): void {
@@ -516,7 +529,18 @@ export function createSqliteStore(options: SqliteStoreOptions) {
     },
 
     insertLease(lease: LeaseRow): void {
-      s.insertLease.run({ ...lease, pinned: lease.pinned ? 1 : 0 });
+      s.insertLease.run(
+        lease.ip,
+        lease.ipKey,
+        lease.family,
+        lease.mesh,
+        lease.zone,
+        lease.name,
+        lease.state,
+        lease.pinned ? 1 : 0,
+        lease.leasedAt,
+        lease.releasedAt,
+      );
     },
 
     updateLease(ip: string, change: { state: LeaseState; pinned: boolean; releasedAt: number | null }): void {

@@ -41,6 +41,16 @@ describe("change-log compaction", () => {
     expect(s.compactedThrough()).toBe(5);
   });
 
+  it("checks only the count when no age limit is given (the check made after every commit)", () => {
+    const s = store();
+    tenChanges(s);
+    expect(compactChangeLog(s, { maxEntries: 100, now: 1e9 })).toBe(0);
+    expect(s.compactedThrough()).toBe(0);
+    expect(compactChangeLog(s, { maxEntries: 8, now: 1e9 })).toBe(2);
+    expect(compactChangeLog(s, { maxEntries: 8, maxAgeMs: 1, now: 1e9 })).toBe(8);
+    expect(s.compactedThrough()).toBe(10);
+  });
+
   it("never moves the horizon back, and keeps the head after compacting everything", () => {
     const s = store();
     tenChanges(s);

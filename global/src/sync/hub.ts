@@ -90,10 +90,11 @@ export function createSyncHub(options: SyncHubOptions) {
     return batch;
   }
 
-  function compact(): void {
+  /** Compacts by count, and by age when `byAge` (a scan of the log: on the timer, not per commit). */
+  function compact(byAge: boolean): void {
     const removed = compactChangeLog(store, {
       maxEntries: options.changelogMaxEntries,
-      maxAgeMs: options.changelogMaxAgeMs,
+      ...(byAge ? { maxAgeMs: options.changelogMaxAgeMs } : {}),
       now: now(),
     });
     if (removed > 0) {
@@ -107,13 +108,13 @@ export function createSyncHub(options: SyncHubOptions) {
   function publish(): void {
     publishScheduled = false;
     if (closed || !store.isOpen()) return;
-    compact();
+    compact(false);
     for (const session of sessions.values()) session.kick();
   }
 
   const ageTimer = setInterval(
     () => {
-      if (!closed && store.isOpen()) compact();
+      if (!closed && store.isOpen()) compact(true);
     },
     Math.min(60_000, Math.max(1000, Math.floor(options.changelogMaxAgeMs / 10))),
   );

@@ -26,6 +26,11 @@ export function toBigInt(address: ipaddr.IPv4 | ipaddr.IPv6): bigint {
 }
 
 export function fromBigInt(value: bigint, family: IpFamily): string {
+  if (family === 4) {
+    // Every allocation formats its address: dotted quad directly, as ipaddr.js would write it.
+    const n = Number(value);
+    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  }
   const bytes: number[] = [];
   let rest = value;
   for (let i = 0; i < BITS[family] / 8; i++) {

@@ -26,13 +26,13 @@ export type NameLookup =
   | { readonly kind: "empty" };
 
 /** What the index reads: the zone store's merged view. */
-export type ServiceSource = Pick<ZoneStore, "meshes" | "listMeshServices" | "getMeshService">;
+export type ServiceSource = Pick<ZoneStore, "zone" | "meshes" | "listMeshServices" | "getMeshService">;
 
 export type NameIndex = ReturnType<typeof createNameIndex>;
 
 const LOAD_PAGE = 1000;
 
-function addressesOf(service: MeshServiceView): ServiceAddresses {
+function addressesOf(service: Pick<MeshServiceView, "vips">): ServiceAddresses {
   return { ipv4: service.vips.filter((ip) => isIPv4(ip)), ipv6: service.vips.filter((ip) => isIPv6(ip)) };
 }
 
@@ -82,11 +82,19 @@ export function createNameIndex(source: ServiceSource) {
     /** Re-reads one service from the store: after a local write, or for a key a batch touched. */
     refresh,
 
-    /** Applies a committed batch's diff: every MeshService it names is re-read from the store. */
+    /**
+     * Applies a committed batch's diff. This zone's own services are re-read from the store (the
+     * outbox's local edits and tombstones take precedence in the merged view); any other service is
+     * in the view exactly as the diff has it, so the diff's row is used as is. (Re-reading every
+     * one, a view query apiece, took a third of a first sync of 100,000 services.)
+     */
     applyDiff(diff: readonly DiffEntry<SyncedRow>[]): void {
       for (const entry of diff) {
         const row = entry.op === "remove" ? entry.previous : entry.value;
-        if (row.type === MESH_SERVICE) refresh(row);
+        if (row.type !== MESH_SERVICE) continue;
+        if (row.zone === source.zone) refresh(row);
+        else if (entry.op === "remove") remove(serviceDnsName(row));
+        else put(serviceDnsName(row), addressesOf(row));
       }
     },
 

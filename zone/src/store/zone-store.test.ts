@@ -105,6 +105,24 @@ describe("zone store", () => {
     expect(t.store.getSynced(row)).toBeUndefined();
   });
 
+  it("writes many rows at once (in statements of several rows), a repeated key ending with its last row", () => {
+    expect(t.store.hasSynced()).toBe(false);
+    const rows = Array.from({ length: 37 }, (_, i) => synced(`svc-${String(i).padStart(2, "0")}`, { revision: i + 1 }));
+    // svc-05 comes again, later in the same statement of rows and then in the remainder.
+    rows.splice(9, 0, synced("svc-05", { revision: 100, vips: ["241.0.0.9"] }));
+    rows.push(synced("svc-05", { revision: 101, labels: { app: "last" } }));
+    t.store.putSyncedRows(rows);
+    t.store.putSyncedRows([]);
+    expect(t.store.hasSynced()).toBe(true);
+    expect(t.store.syncedKeys()).toHaveLength(37);
+    expect(t.store.getSynced({ type: "MeshService", mesh: "default", zone: "", name: "svc-05" })).toEqual(
+      synced("svc-05", { revision: 101, labels: { app: "last" } }),
+    );
+    expect(t.store.getSynced({ type: "MeshService", mesh: "default", zone: "", name: "svc-36" })).toEqual(
+      synced("svc-36", { revision: 37 }),
+    );
+  });
+
   it("pages the inventory in key order without skipping or repeating", () => {
     const names = Array.from({ length: 25 }, (_, i) => `s${String(i).padStart(2, "0")}`);
     t.store.transaction(() => {

@@ -117,6 +117,35 @@ function viewSql(filter: string): string {
     ${filter}`;
 }
 
+const SYNCED_COLUMNS = 11;
+const PUT_SYNCED_ROWS = 16;
+
+/** An upsert of `rows` synced rows in one statement (positional parameters, SYNCED_COLUMNS per row). */
+function putSyncedSql(rows: number): string {
+  const row = `(${new Array(SYNCED_COLUMNS).fill("?").join(", ")})`;
+  return `INSERT INTO synced (type, mesh, zone, name, labels, spec, vips, content_hash, revision, creation_time, modification_time)
+    VALUES ${new Array(rows).fill(row).join(", ")}
+    ON CONFLICT (type, mesh, zone, name) DO UPDATE SET
+      labels = excluded.labels, spec = excluded.spec, vips = excluded.vips, content_hash = excluded.content_hash,
+      revision = excluded.revision, creation_time = excluded.creation_time,
+      modification_time = excluded.modification_time`;
+}
+
+/** Writes `row`'s SYNCED_COLUMNS parameters into `params` from `at`, in putSyncedSql's column order. */
+function syncedParams(params: unknown[], at: number, row: SyncedRow): void {
+  params[at] = row.type;
+  params[at + 1] = row.mesh;
+  params[at + 2] = row.zone;
+  params[at + 3] = row.name;
+  params[at + 4] = JSON.stringify(row.labels);
+  params[at + 5] = JSON.stringify(row.spec);
+  params[at + 6] = JSON.stringify(row.vips);
+  params[at + 7] = row.contentHash;
+  params[at + 8] = row.revision;
+  params[at + 9] = row.creationTime;
+  params[at + 10] = row.modificationTime;
+}
+
 export type ZoneStore = ReturnType<typeof createZoneStore>;
 
 export function createZoneStore(options: ZoneStoreOptions) {
@@ -135,16 +164,11 @@ export function createZoneStore(options: ZoneStoreOptions) {
       "SELECT * FROM synced WHERE type = ? AND mesh = ? AND zone = ? AND name = ?",
     ),
     hasSynced: db.prepare("SELECT EXISTS (SELECT 1 FROM synced)").pluck(),
-    // Positional parameters: a first sync writes 100,000 rows through this statement, and binding
-    // by name cost an object spread and a name lookup per parameter.
-    putSynced: db.prepare(
-      `INSERT INTO synced (type, mesh, zone, name, labels, spec, vips, content_hash, revision, creation_time, modification_time)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (type, mesh, zone, name) DO UPDATE SET
-         labels = excluded.labels, spec = excluded.spec, vips = excluded.vips, content_hash = excluded.content_hash,
-         revision = excluded.revision, creation_time = excluded.creation_time,
-         modification_time = excluded.modification_time`,
-    ),
+    // Positional parameters (binding by name cost an object spread and a lookup per parameter), and
+    // a batch's rows PUT_SYNCED_ROWS per statement: a first sync writes 100,000 rows, and one
+    // statement run per row cost about a fifth of its transaction.
+    putSynced: db.prepare(putSyncedSql(1)),
+    putSyncedRows: db.prepare(putSyncedSql(PUT_SYNCED_ROWS)),
     deleteSynced: db.prepare("DELETE FROM synced WHERE type = ? AND mesh = ? AND zone = ? AND name = ?"),
     syncedKeys: db.prepare<[], SyncedKey>("SELECT type, mesh, zone, name FROM synced"),
     allSynced: db.prepare<[], SyncedRecord>("SELECT * FROM synced ORDER BY type, mesh, zone, name"),
@@ -249,19 +273,22 @@ export function createZoneStore(options: ZoneStoreOptions) {
     },
 
     putSynced(row: SyncedRow): void {
-      s.putSynced.run(
-        row.type,
-        row.mesh,
-        row.zone,
-        row.name,
-        JSON.stringify(row.labels),
-        JSON.stringify(row.spec),
-        JSON.stringify(row.vips),
-        row.contentHash,
-        row.revision,
-        row.creationTime,
-        row.modificationTime,
-      );
+      const params = new Array<unknown>(SYNCED_COLUMNS);
+      syncedParams(params, 0, row);
+      s.putSynced.run(params);
+    },
+
+    /** `putSynced` of every row, in order (a key given twice ends with its last row). */
+    putSyncedRows(rows: readonly SyncedRow[]): void {
+      let i = 0;
+      if (rows.length >= PUT_SYNCED_ROWS) {
+        const params = new Array<unknown>(PUT_SYNCED_ROWS * SYNCED_COLUMNS);
+        for (; i + PUT_SYNCED_ROWS <= rows.length; i += PUT_SYNCED_ROWS) {
+          for (let j = 0; j < PUT_SYNCED_ROWS; j++) syncedParams(params, j * SYNCED_COLUMNS, rows[i + j] as SyncedRow);
+          s.putSyncedRows.run(params);
+        }
+      }
+      for (; i < rows.length; i++) this.putSynced(rows[i] as SyncedRow);
     },
 
     /** True when at least one synced resource is stored. */

@@ -208,14 +208,18 @@ export function createApplier(store: ZoneStore, logger: Logger) {
           });
 
           function applyMessage(message: DecodedMessage): void {
+            // Written together once the message's upserts are known (before its deletes): each
+            // key's previous state is read (touch) before any write of this message to that key.
+            const writes: SyncedRow[] = [];
             for (const row of message.upserts) {
               const key = keyString(row);
               if (!empty) seen?.add(key);
               touch(key, row);
               const stored = after.get(key);
-              if (!stored || !sameRow(stored, row)) store.putSynced(row);
+              if (!stored || !sameRow(stored, row)) writes.push(row);
               after.set(key, row);
             }
+            store.putSyncedRows(writes);
             for (const id of message.deletes) {
               const key = keyString(id);
               seen?.delete(key);

@@ -1,0 +1,357 @@
+// A fast path for decoding `SyncResponse{changes}` frames, the one message a zone receives in bulk
+// (a first sync of 100,000 services is 100,000 MeshService messages). protobuf-es's reflective
+// `fromBinary` spent about as long on them as the zone spent validating and storing them.
+//
+// The fast path handles the encoding the global produces: every field known, with its declared wire
+// type, and no singular message field repeated (protobuf would merge the two). Anything else (an
+// unknown field from a newer global, a merge, a malformed or truncated frame) makes it give up, and
+// the frame goes through `fromBinary`, which keeps unknown fields and reports errors as it always
+// did. So a frame decodes to exactly what `fromBinary` returns (changes-decoder.test.ts checks it).
+import { fromBinary } from "@bufbuild/protobuf";
+import type {
+  MeshService,
+  MeshServiceIdentity,
+  MeshServicePort,
+  MeshServiceSelector,
+  MeshServiceSpec,
+  ResourceKey,
+  Vip,
+} from "./gen/mooring/v1/resources_pb.js";
+import { type Changes, type SyncResponse, SyncResponseSchema } from "./gen/mooring/v1/sync_pb.js";
+
+const VARINT = 0;
+const LENGTH_DELIMITED = 2;
+/** The tag of `SyncResponse.changes` (field 2, length-delimited). */
+const CHANGES_TAG = (2 << 3) | LENGTH_DELIMITED;
+
+/** The fast path does not handle this frame; `fromBinary` does. Thrown without a stack. */
+const UNUSUAL: Error = Object.freeze(Object.assign(Object.create(Error.prototype) as Error, { message: "unusual" }));
+
+// Non-ASCII strings only; `fatal` so that invalid UTF-8 falls back to fromBinary's own handling.
+// Like protobuf-es's decoder it drops a leading byte-order mark.
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Reads one frame; every method throws UNUSUAL on anything the fast path does not handle. */
+class Reader {
+  pos = 0;
+
+  constructor(readonly buf: Buffer) {}
+
+  /** A one-byte tag (field numbers 1-15) with the expected wire type; returns the field number. */
+  tag(end: number): number {
+    if (this.pos >= end) throw UNUSUAL;
+    const tag = this.buf[this.pos++] as number;
+    if (tag >= 0x80) throw UNUSUAL;
+    return tag;
+  }
+
+  /** A varint of at most 5 bytes whose value fits 32 bits. */
+  uint32(): number {
+    const buf = this.buf;
+    let value = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      if (this.pos >= buf.length) throw UNUSUAL;
+      const byte = buf[this.pos++] as number;
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) {
+        if (value > 0xffffffff) throw UNUSUAL;
+        return value;
+      }
+    }
+    throw UNUSUAL;
+  }
+
+  /** A varint of at most 7 bytes (below 2^49, exact as a number), as the bigint protobuf-es gives. */
+  uint64(): bigint {
+    const buf = this.buf;
+    let value = 0;
+    for (let shift = 0; shift < 49; shift += 7) {
+      if (this.pos >= buf.length) throw UNUSUAL;
+      const byte = buf[this.pos++] as number;
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return BigInt(value);
+    }
+    throw UNUSUAL;
+  }
+
+  bool(): boolean {
+    const value = this.uint32();
+    return value !== 0;
+  }
+
+  /** The end of a length-delimited field that starts here. */
+  length(): number {
+    const length = this.uint32();
+    const end = this.pos + length;
+    if (end > this.buf.length) throw UNUSUAL;
+    return end;
+  }
+
+  string(): string {
+    const end = this.length();
+    const buf = this.buf;
+    const start = this.pos;
+    this.pos = end;
+    for (let i = start; i < end; i++) {
+      if ((buf[i] as number) >= 0x80) {
+        try {
+          return utf8.decode(buf.subarray(start, end));
+        } catch {
+          throw UNUSUAL;
+        }
+      }
+    }
+    return buf.toString("latin1", start, end);
+  }
+}
+
+function wire(tag: number): number {
+  return tag & 7;
+}
+
+function resourceKey(r: Reader, end: number): ResourceKey {
+  const key: ResourceKey = { $typeName: "mooring.v1.ResourceKey", type: "", mesh: "", zone: "", name: "" };
+  while (r.pos < end) {
+    const tag = r.tag(end);
+    if (wire(tag) !== LENGTH_DELIMITED) throw UNUSUAL;
+    switch (tag >>> 3) {
+      case 1:
+        key.type = r.string();
+        break;
+      case 2:
+        key.mesh = r.string();
+        break;
+      case 3:
+        key.zone = r.string();
+        break;
+      case 4:
+        key.name = r.string();
+        break;
+      default:
+        throw UNUSUAL;
+    }
+  }
+  if (r.pos !== end) throw UNUSUAL;
+  return key;
+}
+
+/** One map<string, string> entry into `map`; a missing key or value is "", as protobuf-es reads it. */
+function mapEntry(r: Reader, map: Record<string, string>): void {
+  const end = r.length();
+  let key = "";
+  let value = "";
+  while (r.pos < end) {
+    const tag = r.tag(end);
+    if (wire(tag) !== LENGTH_DELIMITED) throw UNUSUAL;
+    if (tag >>> 3 === 1) key = r.string();
+    else if (tag >>> 3 === 2) value = r.string();
+    else throw UNUSUAL;
+  }
+  if (r.pos !== end) throw UNUSUAL;
+  map[key] = value;
+}
+
+function selector(r: Reader, end: number): MeshServiceSelector {
+  const message: MeshServiceSelector = {
+    $typeName: "mooring.v1.MeshServiceSelector",
+    dataplaneTags: {},
+    dataplaneRefName: "",
+  };
+  while (r.pos < end) {
+    const tag = r.tag(end);
+    if (wire(tag) !== LENGTH_DELIMITED) throw UNUSUAL;
+    if (tag >>> 3 === 1) mapEntry(r, message.dataplaneTags);
+    else if (tag >>> 3 === 2) message.dataplaneRefName = r.string();
+    else throw UNUSUAL;
+  }
+  if (r.pos !== end) throw UNUSUAL;
+  return message;
+}
+
+function port(r: Reader, end: number): MeshServicePort {
+  const message: MeshServicePort = {
+    $typeName: "mooring.v1.MeshServicePort",
+    name: "",
+    port: 0,
+    targetPort: "",
+    appProtocol: "",
+  };
+  while (r.pos < end) {
+    const tag = r.tag(end);
+    switch (tag) {
+      case (1 << 3) | LENGTH_DELIMITED:
+        message.name = r.string();
+        break;
+      case (2 << 3) | VARINT:
+        message.port = r.uint32();
+        break;
+      case (3 << 3) | LENGTH_DELIMITED:
+        message.targetPort = r.string();
+        break;
+      case (4 << 3) | LENGTH_DELIMITED:
+        message.appProtocol = r.string();
+        break;
+      default:
+        throw UNUSUAL;
+    }
+  }
+  if (r.pos !== end) throw UNUSUAL;
+  return message;
+}
+
+function identity(r: Reader, end: number): MeshServiceIdentity {
+  const message: MeshServiceIdentity = { $typeName: "mooring.v1.MeshServiceIdentity", type: "", value: "" };
+  while (r.pos < end) {
+    const tag = r.tag(end);
+    if (wire(tag) !== LENGTH_DELIMITED) throw UNUSUAL;
+    if (tag >>> 3 === 1) message.type = r.string();
+    else if (tag >>> 3 === 2) message.value = r.string();
+    else throw UNUSUAL;
+  }
+  if (r.pos !== end) throw UNUSUAL;
+  return message;
+}
+
+function spec(r: Reader, end: number): MeshServiceSpec {
+  const message: MeshServiceSpec = { $typeName: "mooring.v1.MeshServiceSpec", ports: [], identities: [] };
+  while (r.pos < end) {
+    const tag = r.tag(end);
+    if (wire(tag) !== LENGTH_DELIMITED) throw UNUSUAL;
+    switch (tag >>> 3) {
+      case 1:
+        // A second selector would be merged into the first: not the fast path's business.
+        if (message.selector !== undefined) throw UNUSUAL;
+        message.selector = selector(r, r.length());
+        break;
+      case 2:
+        message.ports.push(port(r, r.length()));
+        break;
+      case 3:
+        message.identities.push(identity(r, r.length()));
+        break;
+      default:
+        throw UNUSUAL;
+    }
+  }
+  if (r.pos !== end) throw UNUSUAL;
+  return message;
+}
+
+function vip(r: Reader, end: number): Vip {
+  const message: Vip = { $typeName: "mooring.v1.Vip", ip: "" };
+  while (r.pos < end) {
+    const tag = r.tag(end);
+    if (tag !== ((1 << 3) | LENGTH_DELIMITED)) throw UNUSUAL;
+    message.ip = r.string();
+  }
+  if (r.pos !== end) throw UNUSUAL;
+  return message;
+}
+
+function meshService(r: Reader, end: number): MeshService {
+  const message: MeshService = {
+    $typeName: "mooring.v1.MeshService",
+    labels: {},
+    vips: [],
+    contentHash: "",
+    revision: 0n,
+    creationTimeUnixMs: 0n,
+    modificationTimeUnixMs: 0n,
+  };
+  while (r.pos < end) {
+    const tag = r.tag(end);
+    switch (tag) {
+      case (1 << 3) | LENGTH_DELIMITED:
+        if (message.key !== undefined) throw UNUSUAL;
+        message.key = resourceKey(r, r.length());
+        break;
+      case (2 << 3) | LENGTH_DELIMITED:
+        mapEntry(r, message.labels);
+        break;
+      case (3 << 3) | LENGTH_DELIMITED:
+        if (message.spec !== undefined) throw UNUSUAL;
+        message.spec = spec(r, r.length());
+        break;
+      case (4 << 3) | LENGTH_DELIMITED:
+        message.vips.push(vip(r, r.length()));
+        break;
+      case (5 << 3) | LENGTH_DELIMITED:
+        message.contentHash = r.string();
+        break;
+      case (6 << 3) | VARINT:
+        message.revision = r.uint64();
+        break;
+      case (7 << 3) | VARINT:
+        message.creationTimeUnixMs = r.uint64();
+        break;
+      case (8 << 3) | VARINT:
+        message.modificationTimeUnixMs = r.uint64();
+        break;
+      default:
+        throw UNUSUAL;
+    }
+  }
+  if (r.pos !== end) throw UNUSUAL;
+  return message;
+}
+
+function changes(r: Reader, end: number): Changes {
+  const message: Changes = {
+    $typeName: "mooring.v1.Changes",
+    fromRevision: 0n,
+    toRevision: 0n,
+    upserts: [],
+    deletes: [],
+    last: false,
+  };
+  while (r.pos < end) {
+    const tag = r.tag(end);
+    switch (tag) {
+      case (1 << 3) | VARINT:
+        message.fromRevision = r.uint64();
+        break;
+      case (2 << 3) | VARINT:
+        message.toRevision = r.uint64();
+        break;
+      case (3 << 3) | LENGTH_DELIMITED:
+        message.upserts.push(meshService(r, r.length()));
+        break;
+      case (4 << 3) | LENGTH_DELIMITED:
+        message.deletes.push(resourceKey(r, r.length()));
+        break;
+      case (5 << 3) | VARINT:
+        message.last = r.bool();
+        break;
+      default:
+        throw UNUSUAL;
+    }
+  }
+  if (r.pos !== end) throw UNUSUAL;
+  return message;
+}
+
+/**
+ * The fast path alone: a `SyncResponse` holding exactly one `changes`, or a throw when the frame is
+ * anything else. Exported for tests; use `decodeSyncResponse`.
+ */
+export function decodeChangesFrame(bytes: Buffer): SyncResponse {
+  const r = new Reader(bytes);
+  const tag = r.tag(bytes.length);
+  if (tag !== CHANGES_TAG) throw UNUSUAL;
+  const end = r.length();
+  const value = changes(r, end);
+  if (r.pos !== bytes.length) throw UNUSUAL;
+  return { $typeName: "mooring.v1.SyncResponse", message: { case: "changes", value } };
+}
+
+/** `fromBinary(SyncResponseSchema, bytes)`, with a fast path for the Changes frames a zone receives. */
+export function decodeSyncResponse(bytes: Buffer): SyncResponse {
+  if (bytes[0] === CHANGES_TAG) {
+    try {
+      return decodeChangesFrame(bytes);
+    } catch {
+      // Not the encoding the fast path handles: the generic decoder takes it (or reports it).
+    }
+  }
+  return fromBinary(SyncResponseSchema, bytes);
+}

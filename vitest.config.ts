@@ -8,6 +8,8 @@ export default defineConfig({
     // Tests run against the TypeScript sources; the end-to-end tests spawn the built bins.
     alias: {
       "@mooring/proto": src("./proto/src/index.ts"),
+      // Before "@mooring/shared", which would otherwise match this subpath as a prefix.
+      "@mooring/shared/parse": src("./shared/src/parse.ts"),
       "@mooring/shared": src("./shared/src/index.ts"),
       "@mooring/global": src("./global/src/index.ts"),
       "@mooring/zone": src("./zone/src/index.ts"),

@@ -1,27 +1,7 @@
-// Durations on the command line (`--wait 30s`) and ages in tables (`5m`, `3d`). The grammar is
-// @mooring/shared's parseDuration; it is repeated here because importing @mooring/shared loads the
-// server stack (fastify, grpc-js, SQLite) and would add about half a second to every command.
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const EXPECTED = "expected a duration such as 500ms, 30s, 5m, 1h or 1h30m";
-
-/** `500ms`, `30s`, `5m`, `1h`, `1h30m`, `7d` -> milliseconds. */
-export function parseDuration(raw: string): number {
-  const text = raw.trim();
-  const part = /(\d+)(ms|s|m|h|d)/y;
-  let total = 0;
-  let consumed = 0;
-  while (consumed < text.length) {
-    part.lastIndex = consumed;
-    const match = part.exec(text);
-    if (!match) throw new Error(EXPECTED);
-    total += Number(match[1]) * (UNITS[match[2] ?? ""] ?? 0);
-    consumed = part.lastIndex;
-  }
-  if (consumed === 0) throw new Error(EXPECTED);
-  if (!Number.isSafeInteger(total)) throw new Error("duration is too long");
-  return total;
-}
+// Durations on the command line (`--wait 30s`) and ages in tables (`5m`, `3d`). The parser comes
+// from @mooring/shared's light `parse` entry point: its main one loads the server stack (fastify,
+// grpc-js, SQLite) and would add about half a second to every command.
+export { parseDuration } from "@mooring/shared/parse";
 
 /**
  * A short age for a table cell, with kubectl's precision: seconds under 2 minutes, then minutes

@@ -1,26 +1,6 @@
 // Load generation: a fixed number of calls in flight, for a count or for a duration.
 
-/** Calls `fn(i)` for i in [0, count), `concurrency` at a time; rejects with the first failure. */
-export async function forEachPool(
-  count: number,
-  concurrency: number,
-  fn: (index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < count) {
-      const index = next++;
-      try {
-        await fn(index);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-}
+export { forEachPool } from "../test/helpers/pool.js";
 
 export interface ClosedLoopResult {
   /** Calls completed inside the measured window, per second. */

@@ -1,6 +1,6 @@
-// Minimal reproductions of the bugs the fuzz suite found (issue 4). Each test states the correct
-// behaviour and fails until the product is fixed; then set the matching flag in known-bugs.ts to false
-// so the fuzz targets cover that input class again. Named after the bug each one pins.
+// Regression tests for the bugs the fuzz suite found (issue 4): each states the correct behaviour,
+// is named after the bug it pins, and failed before its fix. The fuzz targets cover these input
+// classes too.
 import { randomUUID } from "node:crypto";
 import { connect } from "node:net";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";

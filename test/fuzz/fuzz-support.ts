@@ -7,7 +7,6 @@
 // two cores).
 import fc from "fast-check";
 import { expect } from "vitest";
-import { KNOWN_BUGS } from "./known-bugs.js";
 
 export const FUZZ_SEED = Number(process.env.MOORING_FUZZ_SEED ?? 20_261_120);
 const SCALE = Number(process.env.MOORING_FUZZ_SCALE ?? 1);
@@ -121,7 +120,7 @@ export function expectRestError(answer: RestAnswer, context: string): string {
 // --- valid MeshService bodies -------------------------------------------------------------------
 
 export const dnsLabel: fc.Arbitrary<string> = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,12}[a-z0-9])?$/);
-/** A DNS label with a letter in it: a port name, never a port number (see known-bugs.ts). */
+/** A DNS label with a letter in it: a port name, never a port number. */
 const portName = fc.stringMatching(/^[a-z]([-a-z0-9]{0,10}[a-z0-9])?$/);
 const labelName = fc.stringMatching(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,14}[A-Za-z0-9])?$/);
 const labelKey = fc.oneof(
@@ -135,7 +134,7 @@ const labelValue = fc.oneof(fc.constant(""), labelName);
 const identityValue = fc.string({
   minLength: 1,
   maxLength: 40,
-  unit: KNOWN_BUGS.loneSurrogatesChangeOnTheWire ? "grapheme" : "binary",
+  unit: "binary",
 });
 
 export interface PortBody {
@@ -165,9 +164,7 @@ const ports: fc.Arbitrary<PortBody[]> = fc
         fc.array(
           fc.record(
             {
-              targetPort: KNOWN_BUGS.numericTargetPortStringChangesOnTheWire
-                ? fc.oneof(fc.integer({ min: 1, max: 65535 }), portName)
-                : fc.oneof(fc.integer({ min: 1, max: 65535 }), dnsLabel),
+              targetPort: fc.oneof(fc.integer({ min: 1, max: 65535 }), dnsLabel),
               appProtocol: fc.constantFrom("tcp", "http", "http2", "grpc", "kafka"),
             },
             { requiredKeys: [] },

@@ -11,7 +11,6 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGlobal, type TestGlobal } from "../../global/src/sync/sync-harness.js";
 import { expectRestError, fuzz, Tally, validBody } from "./fuzz-support.js";
-import { KNOWN_BUGS } from "./known-bugs.js";
 
 interface RawResponse {
   /** Undefined when the server closed the connection without answering. */
@@ -118,18 +117,12 @@ async function state(): Promise<string> {
 
 /**
  * A request the server could not even read (a broken request line, headers too large): Node answers
- * it before any route runs. Until known-bugs.ts' `clientErrorHasFastifyShape` is fixed that answer is
- * fastify's `{error, message, statusCode}`; after, it is Mooring's shape like every other answer.
+ * it before any route runs, in Mooring's shape like every other answer.
  */
 function expectClientError(response: RawResponse, context: string): void {
   const where = `${context} -> ${response.status} ${response.body.slice(0, 200)}`;
   expect(response.status, where).toBeGreaterThanOrEqual(400);
   expect(response.status, where).toBeLessThan(500);
-  const body = JSON.parse(response.body) as Record<string, unknown>;
-  if (KNOWN_BUGS.clientErrorHasFastifyShape && "statusCode" in body) {
-    expect(body.statusCode, where).toBe(response.status);
-    return;
-  }
   expectRestError(
     { status: response.status ?? 0, contentType: response.headers["content-type"], body: response.body },
     context,
@@ -301,30 +294,17 @@ describe("global REST over real HTTP", () => {
         what: "an overlong UTF-8 dot",
         bytes: request("GET", "/meshes/default/meshservices/%C0%AE", []),
         status: 400,
-        code: KNOWN_BUGS.badUrlHasFastifyShape ? "FST_ERR_BAD_URL" : "VALIDATION_FAILED",
+        code: "VALIDATION_FAILED",
       },
     ];
     for (const c of cases) {
       const response = await raw(c.bytes, 5000, c.halfClose);
       expect(response.timedOut, c.what).toBe(false);
-      if (c.code === "FST_ERR_BAD_URL") {
-        // known-bugs.ts: the right status, the wrong shape.
-        expect({
-          what: c.what,
-          status: response.status,
-          code: (JSON.parse(response.body) as { code: string }).code,
-        }).toEqual({ what: c.what, status: c.status, code: c.code });
-      } else {
-        const code = expectRestError(
-          { status: response.status ?? 0, contentType: response.headers["content-type"], body: response.body },
-          c.what,
-        );
-        expect({ what: c.what, status: response.status, code }).toEqual({
-          what: c.what,
-          status: c.status,
-          code: c.code,
-        });
-      }
+      const code = expectRestError(
+        { status: response.status ?? 0, contentType: response.headers["content-type"], body: response.body },
+        c.what,
+      );
+      expect({ what: c.what, status: response.status, code }).toEqual({ what: c.what, status: c.status, code: c.code });
       tally.add(`${response.status} exact`);
       await expectUnchangedAndServing(c.what);
     }
@@ -509,12 +489,6 @@ describe("global REST over real HTTP", () => {
             "statusCode" in JSON.parse(response.body)
           ) {
             expectClientError(response, context);
-          } else if (
-            response.body.startsWith("{") &&
-            /"code":"FST_ERR_BAD_URL"/.test(response.body) &&
-            KNOWN_BUGS.badUrlHasFastifyShape
-          ) {
-            // known-bugs.ts: a 400, in fastify's shape.
           } else {
             expectRestError(
               { status: response.status ?? 0, contentType: response.headers["content-type"], body: response.body },

@@ -48,7 +48,6 @@ export async function startGlobal(config: GlobalConfig, logger: Logger): Promise
   let hub: SyncHub | undefined;
   const manager = createManager(store, allocator, { onChange: () => hub?.notify() });
   const zones = createZoneManager(store, manager, allocator, { maxServicesPerZone: config.zoneMaxServices });
-  const authOn = config.auth === "on";
   const zoneTokens = await createZoneTokens({ dataDir: config.dataDir, store }).catch((error: unknown) => {
     store.close();
     throw error;
@@ -74,7 +73,8 @@ export async function startGlobal(config: GlobalConfig, logger: Logger): Promise
       burst: config.syncReconnectBurst,
       intervalMs: config.syncReconnectInterval,
     }),
-    ...(authOn ? { authenticate: (token: string, zone: string) => zoneTokens.verify(token, zone) } : {}),
+    // Zones authenticate exactly when admin requests do: both follow MOORING_AUTH.
+    ...(auth ? { authenticate: (token: string, zone: string) => zoneTokens.verify(token, zone) } : {}),
   });
   const sync = hub;
   const app = await build({

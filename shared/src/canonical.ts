@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /**
  * JSON with object keys sorted at every depth and no insignificant white space, so equal content
@@ -40,5 +40,6 @@ export interface HashedContent {
  */
 export function contentHash(content: HashedContent): string {
   const { mesh, zone, name, labels, spec } = content;
-  return createHash("sha256").update(canonicalJson({ mesh, zone, name, labels, spec })).digest("hex");
+  // The one-shot hash: half the cost of createHash().update().digest() for inputs this small.
+  return hash("sha256", canonicalJson({ mesh, zone, name, labels, spec }), "hex");
 }

@@ -32,6 +32,9 @@ export function openSqlite(options: OpenSqliteOptions): Db {
     db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
     db.pragma("foreign_keys = ON");
     db.pragma("busy_timeout = 5000");
+    // Savepoints (a REST write in a group commit runs in one) journal every page they first touch:
+    // in a temp file that is a pwrite per page, in memory a copy.
+    db.pragma("temp_store = MEMORY");
     migrate(db, options);
     options.check?.(db);
   } catch (error) {

@@ -69,7 +69,9 @@ export async function build(options: BuildOptions): Promise<GlobalApp> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
   // Concurrent REST writes share one transaction and one fsync, each acknowledged after it commits.
-  const writes = createGroupCommit({ transaction: options.store.transaction });
+  // Every write the routes pass is one manager call, and each of those runs its own transaction (a
+  // savepoint inside the group's), so the group adds no savepoint of its own.
+  const writes = createGroupCommit({ transaction: options.store.transaction, savepointPerWrite: false });
   await app.register(meshServiceRoutes, { manager: options.manager, writes });
   await app.register(vipRoutes, { manager: options.manager, writes });
   if (options.hub) await app.register(zoneRoutes, { hub: options.hub, store: options.store });

@@ -86,8 +86,8 @@ export function createManager(store: SqliteStore, allocator: VipAllocator, optio
             throw validationError([{ field: "status.vips", reason }]);
           }
         }
-        const leasesChanged = allocator.bind(id);
-        if (existing && existing.contentHash === next.contentHash && !leasesChanged) {
+        const leases = allocator.bind(id);
+        if (existing && existing.contentHash === next.contentHash && !leases.changed) {
           return { service: view(existing), outcome: "unchanged" as const };
         }
         const at = now();
@@ -103,7 +103,12 @@ export function createManager(store: SqliteStore, allocator: VipAllocator, optio
           modificationTime: at,
         };
         store.putResource(row);
-        return { service: view(row), outcome: existing ? ("updated" as const) : ("created" as const) };
+        if (existing) return { service: view(row), outcome: "updated" as const };
+        // A new service holds exactly the leases bind just bound: no other lease of it can be bound
+        // (a bound lease is released when its service is deleted), so there is nothing to look up.
+        const { type: _type, ...fields } = row;
+        const service: MeshServiceView = { ...fields, spec: row.spec as MeshServiceSpec, vips: leases.bound };
+        return { service, outcome: "created" as const };
       });
       if (result.outcome !== "unchanged") changed();
       return result;

@@ -73,6 +73,28 @@ describe("group commit", () => {
     expect(t.commits()).toBe(1);
   });
 
+  it("with savepointPerWrite false, a write that is its own transaction still rolls back alone", async () => {
+    const t = openDb();
+    const group = createGroupCommit({ transaction: t.transaction, savepointPerWrite: false });
+    const results = await Promise.allSettled([
+      group.run(() => t.transaction(() => t.insert.run("a", 1))),
+      group.run(() =>
+        t.transaction(() => {
+          t.insert.run("b", 2);
+          throw new Error("refused after writing");
+        }),
+      ),
+      group.run(() => t.transaction(() => t.insert.run("a", 3))), // UNIQUE violation
+      group.run(() => t.transaction(() => t.insert.run("c", 4))),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "rejected", "fulfilled"]);
+    expect(t.db.prepare("SELECT k, v FROM t ORDER BY k").all()).toEqual([
+      { k: "a", v: 1 },
+      { k: "c", v: 4 },
+    ]);
+    expect(t.commits()).toBe(1);
+  });
+
   it("rejects the whole group when the commit itself fails, and keeps serving later writes", async () => {
     const t = openDb();
     let failNext = true;

@@ -14,6 +14,12 @@ export interface GroupCommitOptions {
   readonly transaction: <T>(fn: () => T) => T;
   /** Writes per transaction at most: bounds how long the event loop is held by one group. */
   readonly maxGroup?: number;
+  /**
+   * Whether each write runs in its own savepoint (the default). Pass false only when every write is
+   * atomic by itself (it runs its own `transaction`, which nests as a savepoint): a second savepoint
+   * around it would journal the same pages twice.
+   */
+  readonly savepointPerWrite?: boolean;
 }
 
 interface Pending {
@@ -26,6 +32,7 @@ type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: f
 
 export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
   const maxGroup = options.maxGroup ?? 512;
+  const atomic: <T>(fn: () => T) => T = options.savepointPerWrite === false ? (fn) => fn() : options.transaction;
   let queue: Pending[] = [];
   let scheduled = false;
 
@@ -45,7 +52,7 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
       options.transaction(() => {
         for (const pending of group) {
           try {
-            outcomes.push({ ok: true, value: options.transaction(pending.write) });
+            outcomes.push({ ok: true, value: atomic(pending.write) });
           } catch (error) {
             outcomes.push({ ok: false, error });
           }

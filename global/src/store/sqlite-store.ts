@@ -523,6 +523,11 @@ export function createSqliteStore(options: SqliteStoreOptions) {
       return s.leaseKeysFrom.iterate(family, from, to) as IterableIterator<string>;
     },
 
+    /** The lowest lease key in [from, to] of one family: one step, where a scan builds an iterator. */
+    firstLeaseKeyBetween(family: IpFamily, from: string, to: string): string | undefined {
+      return s.leaseKeysFrom.get(family, from, to) as string | undefined;
+    },
+
     oldestReclaimable(family: IpFamily, releasedBefore: number, from: string, to: string): LeaseRow | undefined {
       const record = s.oldestReclaimable.get(family, releasedBefore, from, to);
       return record ? toLease(record) : undefined;

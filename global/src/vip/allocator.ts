@@ -46,6 +46,9 @@ export function createVipAllocator(store: SqliteStore, options: VipAllocatorOpti
   /** The first address in [from, to] that no lease row holds, scanning the occupied run from `from`. */
   function firstGap(range: VipRange, from: bigint, to: bigint): bigint | undefined {
     if (from > to) return undefined;
+    // The common case: nothing is leased at `from` (the cursor points past the last allocation).
+    const first = store.firstLeaseKeyBetween(range.family, ipKey(from, range.family), ipKey(to, range.family));
+    if (first === undefined || BigInt(`0x${first}`) > from) return from;
     let expected = from;
     for (const key of store.leaseKeysBetween(range.family, ipKey(from, range.family), ipKey(to, range.family))) {
       const value = BigInt(`0x${key}`);
@@ -118,24 +121,30 @@ export function createVipAllocator(store: SqliteStore, options: VipAllocatorOpti
 
     /**
      * Makes sure `id` holds a bound lease in every configured family: the one it already has (bound,
-     * in quarantine, or pinned ahead of time) or a new one. Returns true when anything changed.
+     * in quarantine, or pinned ahead of time) or a new one. Returns whether anything changed, and the
+     * bound addresses of the configured families in family order.
      */
-    bind(id: ServiceIdentity): boolean {
+    bind(id: ServiceIdentity): { changed: boolean; bound: string[] } {
       const at = now();
       let changed = false;
+      const bound: string[] = [];
       for (const family of families) {
         const existing = store.leaseOf(id, family);
-        if (existing?.state === "bound") continue;
+        if (existing?.state === "bound") {
+          bound.push(existing.ip);
+          continue;
+        }
         changed = true;
         if (existing) {
           store.updateLease(existing.ip, { state: "bound", pinned: existing.pinned, releasedAt: null });
           const why = existing.state === "reserved" ? "pinned address taken by its service" : "re-created; same VIP";
           record("rebind", existing, why, at);
+          bound.push(existing.ip);
         } else {
-          allocate(id, family, at);
+          bound.push(allocate(id, family, at).ip);
         }
       }
-      return changed;
+      return { changed, bound };
     },
 
     /** The service is gone: its leases enter quarantine (pinned ones stay reserved for it). */

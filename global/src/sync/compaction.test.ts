@@ -51,6 +51,22 @@ describe("change-log compaction", () => {
     expect(s.compactedThrough()).toBe(10);
   });
 
+  it("trims by count once the log is 1% over the limit, then down to the limit", () => {
+    const s = store();
+    const add = (n: number) => {
+      for (let i = 0; i < n; i++)
+        s.appendChange("MeshService", { mesh: "default", zone: "", name: `s${i}` }, "upsert", "h", 1);
+    };
+    add(200);
+    // Limit 100, slack 1: 99 over the limit compacts, down to the newest 100.
+    expect(compactChangeLog(s, { maxEntries: 100, now: 1e9 })).toBe(100);
+    add(1);
+    expect(compactChangeLog(s, { maxEntries: 100, now: 1e9 })).toBe(0);
+    add(1);
+    expect(compactChangeLog(s, { maxEntries: 100, now: 1e9 })).toBe(2);
+    expect(s.changesSince(0 as never, 1000)).toHaveLength(100);
+  });
+
   it("never moves the horizon back, and keeps the head after compacting everything", () => {
     const s = store();
     tenChanges(s);

@@ -16,12 +16,18 @@ export interface CompactionOptions {
   readonly now: number;
 }
 
-/** Compacts if the log is over either limit; returns how many entries were removed. */
+/**
+ * Compacts if the log is over either limit; returns how many entries were removed. The count limit
+ * acts once the log is 1% over it (any excess when the limit is under 100), so a busy log is trimmed
+ * in one transaction per 1% of writes rather than in one after every commit.
+ */
 export function compactChangeLog(store: SqliteStore, options: CompactionOptions): number {
   const head = store.headRevision();
-  let horizon = head - options.maxEntries;
+  const compacted = store.compactedThrough();
+  const slack = Math.floor(options.maxEntries / 100);
+  let horizon = head - options.maxEntries > compacted + slack ? head - options.maxEntries : compacted;
   const aged = options.maxAgeMs === undefined ? undefined : store.lastRevisionBefore(options.now - options.maxAgeMs);
   if (aged !== undefined && aged > horizon) horizon = aged;
-  if (horizon <= store.compactedThrough()) return 0;
+  if (horizon <= compacted) return 0;
   return store.transaction(() => store.compactChanges(revision(horizon)));
 }

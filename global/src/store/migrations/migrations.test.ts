@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openSqlite } from "@mooring/shared";
+import { afterEach, describe, expect, it } from "vitest";
+import { createManager } from "../../manager/manager.js";
+import { createVipAllocator } from "../../vip/allocator.js";
+import { parseCidrList } from "../../vip/cidr.js";
+import { createSqliteStore } from "../sqlite-store.js";
+import { MIGRATIONS } from "./index.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const body = { labels: { app: "a" }, spec: { ports: [{ port: 8080 }] } };
+
+describe("migrations", () => {
+  it("migration 4 keeps every row of a schema-3 database, and what comes after continues from it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mooring-migrate-"));
+    dirs.push(dir);
+    const path = join(dir, "global.db");
+    // A database as the previous release left it: migrations 1-3, with services, leases and events.
+    const old = openSqlite({ path, synchronous: "normal", migrations: MIGRATIONS.filter((m) => m.version <= 3) });
+    old.exec(`
+      INSERT INTO vip_leases (ip, ip_key, family, mesh, zone, name, state, pinned, leased_at, released_at) VALUES
+        ('241.0.0.1', 'f1000001', 4, 'default', '', 'a', 'bound', 0, 1, NULL),
+        ('241.0.0.2', 'f1000002', 4, 'default', '', 'b', 'released', 0, 1, 5);
+      INSERT INTO lease_events (at, event, ip, family, mesh, zone, name, reason) VALUES
+        (1, 'allocate', '241.0.0.1', 4, 'default', '', 'a', 'new identity'),
+        (1, 'allocate', '241.0.0.2', 4, 'default', '', 'b', 'new identity'),
+        (5, 'release', '241.0.0.2', 4, 'default', '', 'b', 'service deleted');
+      INSERT INTO vip_cursors (cidr, next_key) VALUES ('241.0.0.0/8', 'f1000003');
+    `);
+    expect(old.pragma("user_version", { simple: true })).toBe(3);
+    old.close();
+
+    const store = createSqliteStore({ path, synchronous: "normal" });
+    try {
+      expect(store.leaseEvents("241.0.0.2", 10).map((e) => [e.id, e.event])).toEqual([
+        [3, "release"],
+        [2, "allocate"],
+      ]);
+      expect(store.leaseByIp("241.0.0.2")?.state).toBe("released");
+      // The reclaim query still finds released leases (now through the partial index).
+      expect(store.oldestReclaimable(4, 10, "f1000000", "f1ffffff")?.ip).toBe("241.0.0.2");
+      const allocator = createVipAllocator(store, { ranges: parseCidrList("241.0.0.0/8"), quarantineMs: 1 });
+      const manager = createManager(store, allocator);
+      const created = manager.putMeshService({ mesh: "default", zone: "", name: "c" }, body);
+      expect(created.service.vips).toEqual(["241.0.0.3"]);
+      const events = store.leaseEvents("241.0.0.3", 10);
+      expect(events.map((e) => [e.id, e.event])).toEqual([[4, "allocate"]]);
+    } finally {
+      store.close();
+    }
+  });
+});

@@ -65,10 +65,31 @@ export function sqliteBasics(db: Db) {
   // One wrapper for every call: `db.transaction(fn)` builds four wrapper functions and their
   // properties each time, a visible cost when every REST write runs one (or two, nested).
   const immediate = db.transaction((fn: () => unknown) => fn()).immediate;
+  // synchronous: 2 is FULL, 1 NORMAL (what openSqlite set from the operator's MOORING_DB_SYNC).
+  const full = db.pragma("synchronous", { simple: true }) === 2;
   return {
     /** Runs `fn` in one BEGIN IMMEDIATE transaction (a savepoint when nested); a throw rolls it back. */
     transaction<T>(fn: () => T): T {
       return immediate(fn) as T;
+    },
+
+    /**
+     * Like `transaction`, but its COMMIT does not fsync, whatever MOORING_DB_SYNC says: it survives a
+     * process crash, and a power loss may undo it (never half of it, and never an earlier commit).
+     * Only for data that can be fetched again, such as a zone's copy of what the global sent
+     * together with the cursor it was sent up to. Nested in another transaction it is a savepoint,
+     * and the outer COMMIT decides (SQLite cannot change `synchronous` inside a transaction).
+     */
+    transactionWithoutFsync<T>(fn: () => T): T {
+      if (!full || db.inTransaction) return immediate(fn) as T;
+      // Not prepared statements: SQLite applies `PRAGMA synchronous = X` when it compiles it, so
+      // preparing both once would leave FULL set and make running them do nothing.
+      db.pragma("synchronous = NORMAL");
+      try {
+        return immediate(fn) as T;
+      } finally {
+        db.pragma("synchronous = FULL");
+      }
     },
 
     isOpen(): boolean {

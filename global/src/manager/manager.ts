@@ -47,9 +47,10 @@ export function createManager(store: SqliteStore, allocator: VipAllocator, optio
   const now = options.now ?? Date.now;
   const changed = () => options.onChange?.();
 
-  function view(row: ResourceRow): MeshServiceView {
+  /** `vips` defaults to the bound leases in the store; pass them when they are already known. */
+  function view(row: ResourceRow, vips: readonly string[] = store.boundIpsOf(row)): MeshServiceView {
     const { type: _type, ...fields } = row;
-    return { ...fields, spec: row.spec as MeshServiceSpec, vips: store.boundIpsOf(row) };
+    return { ...fields, spec: row.spec as MeshServiceSpec, vips };
   }
 
   function notFound(id: ServiceIdentity): MooringError {
@@ -106,9 +107,7 @@ export function createManager(store: SqliteStore, allocator: VipAllocator, optio
         if (existing) return { service: view(row), outcome: "updated" as const };
         // A new service holds exactly the leases bind just bound: no other lease of it can be bound
         // (a bound lease is released when its service is deleted), so there is nothing to look up.
-        const { type: _type, ...fields } = row;
-        const service: MeshServiceView = { ...fields, spec: row.spec as MeshServiceSpec, vips: leases.bound };
-        return { service, outcome: "created" as const };
+        return { service: view(row, leases.bound), outcome: "created" as const };
       });
       if (result.outcome !== "unchanged") changed();
       return result;
@@ -122,7 +121,7 @@ export function createManager(store: SqliteStore, allocator: VipAllocator, optio
 
     listMeshServices(mesh: string, offset: number, size: number): Page<MeshServiceView> {
       const page = store.listResources(MESH_SERVICE, mesh, offset, size);
-      return { total: page.total, items: page.items.map(view) };
+      return { total: page.total, items: page.items.map((row) => view(row)) };
     },
 
     deleteMeshService(id: ServiceIdentity, reason = "service deleted"): MeshServiceView {

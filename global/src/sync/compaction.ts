@@ -25,7 +25,8 @@ export function compactChangeLog(store: SqliteStore, options: CompactionOptions)
   const head = store.headRevision();
   const compacted = store.compactedThrough();
   const slack = Math.floor(options.maxEntries / 100);
-  let horizon = head - options.maxEntries > compacted + slack ? head - options.maxEntries : compacted;
+  const byCount = head - options.maxEntries;
+  let horizon = byCount > compacted + slack ? byCount : compacted;
   const aged = options.maxAgeMs === undefined ? undefined : store.lastRevisionBefore(options.now - options.maxAgeMs);
   if (aged !== undefined && aged > horizon) horizon = aged;
   if (horizon <= compacted) return 0;

@@ -21,7 +21,7 @@ describe("migrations", () => {
     const dir = mkdtempSync(join(tmpdir(), "mooring-migrate-"));
     dirs.push(dir);
     const path = join(dir, "global.db");
-    // A database as the previous release left it: migrations 1-3, with services, leases and events.
+    // A database as the previous release left it: migrations 1-3, with leases, events and a cursor.
     const old = openSqlite({ path, synchronous: "normal", migrations: MIGRATIONS.filter((m) => m.version <= 3) });
     old.exec(`
       INSERT INTO vip_leases (ip, ip_key, family, mesh, zone, name, state, pinned, leased_at, released_at) VALUES

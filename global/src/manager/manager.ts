@@ -57,6 +57,17 @@ export function createManager(store: SqliteStore, allocator: VipAllocator, optio
     return new MooringError("NOT_FOUND", `MeshService ${identityText(id)} not found`);
   }
 
+  /**
+   * A live service gained an address outside a write of its own (a pin, a re-adopted lease): that is
+   * a change of its status, so it gets a revision, and zones (and the snapshot cache) learn of it
+   * from the change log like of any other change. Call inside a transaction.
+   */
+  function addressesChanged(service: ResourceRow): void {
+    const at = now();
+    const revision = store.appendChange(MESH_SERVICE, service, "upsert", service.contentHash, at);
+    store.putResource({ ...service, revision, modificationTime: at });
+  }
+
   function describeLease(lease: LeaseRow): LeaseView {
     return { lease, ...allocator.describe(lease) };
   }
@@ -162,16 +173,17 @@ export function createManager(store: SqliteStore, allocator: VipAllocator, optio
       const pinned = store.transaction(() => {
         const service = store.getResource(MESH_SERVICE, id);
         const { lease, created } = allocator.pin(ip, id, service !== undefined);
-        if (service && created) {
-          // A live service gained an address: that is a change of its status, so it gets a revision.
-          const at = now();
-          const revision = store.appendChange(MESH_SERVICE, id, "upsert", service.contentHash, at);
-          store.putResource({ ...service, revision, modificationTime: at });
-        }
+        if (service && created) addressesChanged(service);
         return { lease: describeLease(lease), created, live: service !== undefined };
       });
       if (pinned.created && pinned.live) changed();
       return { lease: pinned.lease, created: pinned.created };
+    },
+
+    /** A lease was bound to the live service `id` outside its own writes (re-adoption); call inside a transaction. */
+    addressesChanged(id: ServiceIdentity): void {
+      const service = store.getResource(MESH_SERVICE, id);
+      if (service) addressesChanged(service);
     },
 
     deleteVip(ip: string): LeaseRow {

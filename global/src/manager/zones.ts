@@ -168,12 +168,17 @@ export function createZoneManager(
         const refused: AdoptionResult["refused"] = [];
         for (const claim of ordered) {
           const serviceExists = store.getResource(MESH_SERVICE, claim.id) !== undefined;
+          let bound = false;
           for (const ip of claim.vips) {
             const outcome = allocator.adopt(ip, claim.id, serviceExists, source);
-            if (outcome.result === "adopted") adopted++;
-            else if (outcome.result === "held") held++;
+            if (outcome.result === "adopted") {
+              adopted++;
+              bound ||= serviceExists;
+            } else if (outcome.result === "held") held++;
             else refused.push({ identity: claim.text, ip, reason: outcome.reason });
           }
+          // A live service's VIPs changed: it gets a revision, so every zone is sent the new VIPs.
+          if (bound) manager.addressesChanged(claim.id);
         }
         return { adopted, held, refused };
       });

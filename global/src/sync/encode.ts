@@ -254,6 +254,15 @@ export function encodeMeshServiceFast(service: MeshServiceRecord): Uint8Array {
   return w.buf.subarray(0, w.pos);
 }
 
+const scratch = new Writer(1024, 0);
+
+/** `service` encoded into a buffer of exactly its size, owned by nobody else (for long-lived caches). */
+export function encodeMeshServiceExact(service: MeshServiceRecord): Uint8Array {
+  scratch.pos = 0;
+  writeMeshService(scratch, service);
+  return new Uint8Array(scratch.buf.subarray(0, scratch.pos));
+}
+
 /** Appends `value` as a varint to `out`. */
 function pushVarint(out: number[], value: number): void {
   let rest = value;

@@ -2,7 +2,7 @@
 // fed from, and compaction. A batch `(from, to]` is built and encoded once and shared by every zone
 // whose cursor is at `from`; a zone that is behind gets a batch of its own from the change log.
 import * as grpc from "@grpc/grpc-js";
-import { type Logger, MESH_SERVICE, type MeshServiceSpec, revision } from "@mooring/shared";
+import { type Logger, type MeshServiceSpec, revision } from "@mooring/shared";
 import type { ZoneManager } from "../manager/zones.js";
 import type { GlobalMetrics } from "../metrics.js";
 import type { SqliteStore } from "../store/sqlite-store.js";
@@ -11,6 +11,7 @@ import { compactChangeLog } from "./compaction.js";
 import { createBatchBuilder, type EncodedBatch, encodeDelete } from "./encode.js";
 import type { ReconnectLimit } from "./reconnect-limit.js";
 import { createSession, type SyncCall, type SyncSession } from "./session.js";
+import { createSnapshotCache, keyText } from "./snapshot-cache.js";
 
 export interface SyncHubOptions {
   readonly store: SqliteStore;
@@ -43,9 +44,7 @@ export interface ZoneStatus extends ZoneRow {
 
 export type SyncHub = ReturnType<typeof createSyncHub>;
 
-export function keyText(id: ServiceIdentity & { type?: string }): string {
-  return `${id.type ?? MESH_SERVICE}/${id.mesh}/${id.zone}/${id.name}`;
-}
+export { keyText } from "./snapshot-cache.js";
 
 export function createSyncHub(options: SyncHubOptions) {
   const { store, metrics } = options;
@@ -55,6 +54,9 @@ export function createSyncHub(options: SyncHubOptions) {
   const batches = new Map<number, EncodedBatch>();
   let publishScheduled = false;
   let closed = false;
+  const snapshots = createSnapshotCache(store);
+  // Built at start-up, so the first zones to connect after a restart are not the ones that wait.
+  snapshots.warm((error) => log.error({ err: error }, "building the snapshot cache failed; snapshots will retry"));
 
   /** A stored MeshService with its VIPs, as the batch builder encodes it (the store keeps specs as given). */
   function asRecord(row: ResourceWithVips): ResourceWithVips & { readonly spec: MeshServiceSpec } {
@@ -134,6 +136,7 @@ export function createSyncHub(options: SyncHubOptions) {
 
     batchFrom,
     asRecord,
+    snapshots,
 
     /** The grpc-js handler of ZoneSyncService.Sync. */
     accept(call: SyncCall): void {
@@ -199,6 +202,7 @@ export function createSyncHub(options: SyncHubOptions) {
       if (closed) return;
       closed = true;
       clearInterval(ageTimer);
+      snapshots.close();
       for (const session of [...sessions.values()])
         session.end(grpc.status.UNAVAILABLE, "the global is shutting down", false);
       sessions.clear();

@@ -21,6 +21,7 @@ import type { ServiceIdentity, SyncModeName } from "../store/types.js";
 import { createBatchBuilder, type EncodedBatch, encodeDelete } from "./encode.js";
 import { chooseMode, StreamError, type ValidHello, validateHello } from "./hello.js";
 import { keyText, type SyncHub } from "./hub.js";
+import { type CachedResource, fingerprint } from "./snapshot-cache.js";
 
 export type SyncCall = grpc.ServerDuplexStream<SyncRequest, SyncResponse>;
 
@@ -30,17 +31,12 @@ const MODES: Record<SyncModeName, SyncMode> = {
   reconcile: SyncMode.RECONCILE,
 };
 
-/** Resources read per step of a snapshot or reconcile scan. */
-const SCAN_PAGE = 500;
+/** Resources added to a snapshot or reconcile batch between handing its frames to the stream. */
+const SEND_STEP = 500;
 /** A zone silent for this many heartbeat intervals is gone. */
 const HEARTBEAT_TOLERANCE = 3;
 /** Extra silence allowed while a zone has not yet acknowledged its initial batch. */
 const INITIAL_APPLY_GRACE_MS = 60_000;
-
-/** Equal when a zone's copy needs nothing: same content and the same VIPs. */
-function fingerprint(contentHash: string, vips: readonly string[]): string {
-  return `${contentHash}|${vips.join(",")}`;
-}
 
 export interface SyncSession {
   readonly id: string;
@@ -184,24 +180,26 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
   }
 
   async function sendSnapshot(): Promise<void> {
-    const head = store.headRevision();
+    const startedAt = performance.now();
+    const { head, resources } = await hub.snapshots.snapshot();
     const builder = createBatchBuilder(0, head, hub.options.maxMessageBytes);
-    let position: Parameters<typeof store.resourcesAfter>[0];
-    for (;;) {
-      const rows = store.resourcesAfter(position, SCAN_PAGE);
-      for (const row of rows) builder.upsertService(hub.asRecord(row));
+    for (let i = 0; i < resources.length; i++) {
+      builder.upsert((resources[i] as CachedResource).encoded);
+      if ((i + 1) % SEND_STEP !== 0) continue;
       await writeFrames(builder.take());
-      if (rows.length < SCAN_PAGE || phase === "ended") break;
-      position = rows.at(-1);
-      // Let the frames written so far reach the socket while the next page is read and encoded:
-      // the zone decodes them meanwhile instead of waiting for the whole snapshot.
+      if (phase === "ended") return;
+      // Let the frames written so far reach the socket while the next ones are built: the zone
+      // decodes them meanwhile instead of waiting for the whole snapshot.
       await setImmediatePromise();
     }
     const batch = builder.finish();
     await writeFrames(batch.frames);
     metrics.syncResourcesSent.inc(batch.resources);
     sent = head;
-    log.info({ resources: batch.resources, revision: head }, "snapshot sent");
+    log.info(
+      { resources: batch.resources, revision: head, ms: Math.round(performance.now() - startedAt) },
+      "snapshot sent",
+    );
   }
 
   /** RECONCILE, once the zone's inventory is complete: adopt its VIPs if needed, then send the difference. */
@@ -211,25 +209,22 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
       const result = hub.options.zones.adopt(state.claims, `inventory of zone ${zone}`);
       for (const refusal of result.refused) log.warn(refusal, "VIP claim from a zone inventory refused");
       log.info({ adopted: result.adopted, held: result.held, refused: result.refused.length }, "VIPs re-adopted");
+      if (result.adopted > 0) hub.notify();
     }
     for (const upstream of state.upstream) await applyUpstream(upstream);
-    const head = store.headRevision();
+    const { head, resources } = await hub.snapshots.snapshot();
     const builder = createBatchBuilder(0, head, hub.options.maxMessageBytes);
     const remaining = new Map(state.held);
-    let position: Parameters<typeof store.resourcesAfter>[0];
     let same = 0;
-    for (;;) {
-      const rows = store.resourcesAfter(position, SCAN_PAGE);
-      for (const row of rows) {
-        const key = keyText(row);
-        const held = remaining.get(key);
-        remaining.delete(key);
-        if (held?.fingerprint === fingerprint(row.contentHash, row.vips)) same++;
-        else builder.upsertService(hub.asRecord(row));
-      }
+    for (let i = 0; i < resources.length; i++) {
+      const resource = resources[i] as CachedResource;
+      const held = remaining.get(resource.key);
+      remaining.delete(resource.key);
+      if (held?.fingerprint === resource.fingerprint) same++;
+      else builder.upsert(resource.encoded);
+      if ((i + 1) % SEND_STEP !== 0) continue;
       await writeFrames(builder.take());
-      if (rows.length < SCAN_PAGE || phase === "ended") break;
-      position = rows.at(-1);
+      if (phase === "ended") return;
     }
     for (const { id } of remaining.values()) builder.delete(encodeDelete(id));
     const batch = builder.finish();

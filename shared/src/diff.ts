@@ -60,5 +60,12 @@ export function applyDiff<V>(state: ReadonlyMap<string, V>, diff: readonly DiffE
 }
 
 function sortedEntries<V>(map: ReadonlyMap<string, V>): Array<[string, V]> {
-  return [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const entries = [...map];
+  // A snapshot arrives in key order: one pass finds that out, and the sort is skipped.
+  for (let i = 1; i < entries.length; i++) {
+    if ((entries[i - 1] as [string, V])[0] > (entries[i] as [string, V])[0]) {
+      return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    }
+  }
+  return entries;
 }

@@ -14,8 +14,9 @@ export function normalizeName(name: string): string {
 
 /** The DNS name of a service, normalized. */
 export function serviceDnsName(id: ServiceIdentity): string {
-  const labels = id.zone === "" ? [id.name, id.mesh] : [id.name, id.zone, id.mesh];
-  return normalizeName(`${labels.join(".")}.${DNS_DOMAIN}`);
+  const name =
+    id.zone === "" ? `${id.name}.${id.mesh}.${DNS_DOMAIN}` : `${id.name}.${id.zone}.${id.mesh}.${DNS_DOMAIN}`;
+  return normalizeName(name);
 }
 
 /** True for `mesh.local` and every name below it; `name` must be normalized. */

@@ -12,6 +12,7 @@ import {
   encodeDelete,
   encodeMeshService,
   encodeMeshServiceFast,
+  encodeMeshServiceLatin1,
   MAX_RESOURCES_PER_MESSAGE,
 } from "./encode.js";
 
@@ -137,11 +138,11 @@ describe("MeshService encoder", () => {
 
 describe("batch builder", () => {
   const entry = fc.oneof(
-    fc.record({ kind: fc.constant("upsert" as const), service, inPlace: fc.boolean() }),
+    fc.record({ kind: fc.constant("upsert" as const), service, how: fc.constantFrom("bytes", "inPlace", "latin1") }),
     fc.record({ kind: fc.constant("delete" as const), key }),
   );
 
-  it("cuts frames exactly as encoding each Changes message would, in place or not", () => {
+  it("cuts frames exactly as encoding each Changes message would, in place, from bytes or from a latin1 string", () => {
     fc.assert(
       fc.property(
         fc.array(entry, { maxLength: 40 }),
@@ -164,7 +165,8 @@ describe("batch builder", () => {
               builder.delete(bytes);
             } else {
               reference.push({ kind: "upsert", bytes });
-              if (e.inPlace) builder.upsertService(e.service);
+              if (e.how === "inPlace") builder.upsertService(e.service);
+              else if (e.how === "latin1") builder.upsertLatin1(encodeMeshServiceLatin1(e.service));
               else builder.upsert(bytes);
             }
             frames.push(...builder.take());

@@ -184,7 +184,7 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
     const { head, resources } = await hub.snapshots.snapshot();
     const builder = createBatchBuilder(0, head, hub.options.maxMessageBytes);
     for (let i = 0; i < resources.length; i++) {
-      builder.upsert((resources[i] as CachedResource).encoded);
+      builder.upsertLatin1((resources[i] as CachedResource).encoded);
       if ((i + 1) % SEND_STEP !== 0) continue;
       await writeFrames(builder.take());
       if (phase === "ended") return;
@@ -221,7 +221,7 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
       const held = remaining.get(resource.key);
       remaining.delete(resource.key);
       if (held?.fingerprint === resource.fingerprint) same++;
-      else builder.upsert(resource.encoded);
+      else builder.upsertLatin1(resource.encoded);
       if ((i + 1) % SEND_STEP !== 0) continue;
       await writeFrames(builder.take());
       if (phase === "ended") return;

@@ -12,7 +12,7 @@ import { createSqliteStore, type SqliteStore } from "../store/sqlite-store.js";
 import { createVipAllocator } from "../vip/allocator.js";
 import { parseCidrList } from "../vip/cidr.js";
 import { compactChangeLog } from "./compaction.js";
-import { encodeMeshServiceExact } from "./encode.js";
+import { encodeMeshServiceLatin1 } from "./encode.js";
 import { createSnapshotCache, fingerprint, keyText, type Snapshot } from "./snapshot-cache.js";
 
 const cleanups: Array<() => void> = [];
@@ -43,15 +43,15 @@ function setup(ranges = "241.0.0.0/16", dir = mkdtempSync(join(tmpdir(), "moorin
 }
 
 /** What a scan of the store encodes now, by key. */
-function scanned(store: SqliteStore): Map<string, { fingerprint: string; encoded: Uint8Array }> {
-  const all = new Map<string, { fingerprint: string; encoded: Uint8Array }>();
+function scanned(store: SqliteStore): Map<string, { fingerprint: string; encoded: string }> {
+  const all = new Map<string, { fingerprint: string; encoded: string }>();
   let position: Parameters<SqliteStore["resourcesAfter"]>[0];
   for (;;) {
     const rows = store.resourcesAfter(position, 100);
     for (const row of rows) {
       all.set(keyText(row), {
         fingerprint: fingerprint(row.contentHash, row.vips),
-        encoded: encodeMeshServiceExact(row as Parameters<typeof encodeMeshServiceExact>[0]),
+        encoded: encodeMeshServiceLatin1(row as Parameters<typeof encodeMeshServiceLatin1>[0]),
       });
     }
     if (rows.length < 100) return all;
@@ -59,7 +59,7 @@ function scanned(store: SqliteStore): Map<string, { fingerprint: string; encoded
   }
 }
 
-function byKey(snapshot: Snapshot): Map<string, { fingerprint: string; encoded: Uint8Array }> {
+function byKey(snapshot: Snapshot): Map<string, { fingerprint: string; encoded: string }> {
   return new Map(snapshot.resources.map((r) => [r.key, { fingerprint: r.fingerprint, encoded: r.encoded }]));
 }
 

@@ -2,16 +2,16 @@
 // fed from, and compaction. A batch `(from, to]` is built and encoded once and shared by every zone
 // whose cursor is at `from`; a zone that is behind gets a batch of its own from the change log.
 import * as grpc from "@grpc/grpc-js";
-import { type Logger, type MeshServiceSpec, revision } from "@mooring/shared";
+import { type Logger, revision } from "@mooring/shared";
 import type { ZoneManager } from "../manager/zones.js";
 import type { GlobalMetrics } from "../metrics.js";
 import type { SqliteStore } from "../store/sqlite-store.js";
-import type { ResourceWithVips, ServiceIdentity, ZoneRow } from "../store/types.js";
+import type { ZoneRow } from "../store/types.js";
 import { compactChangeLog } from "./compaction.js";
 import { createBatchBuilder, type EncodedBatch, encodeDelete } from "./encode.js";
 import type { ReconnectLimit } from "./reconnect-limit.js";
 import { createSession, type SyncCall, type SyncSession } from "./session.js";
-import { createSnapshotCache, keyText } from "./snapshot-cache.js";
+import { asRecord, createSnapshotCache, latestOfChanged } from "./snapshot-cache.js";
 
 export interface SyncHubOptions {
   readonly store: SqliteStore;
@@ -58,11 +58,6 @@ export function createSyncHub(options: SyncHubOptions) {
   // Built at start-up, so the first zones to connect after a restart are not the ones that wait.
   snapshots.warm((error) => log.error({ err: error }, "building the snapshot cache failed; snapshots will retry"));
 
-  /** A stored MeshService with its VIPs, as the batch builder encodes it (the store keeps specs as given). */
-  function asRecord(row: ResourceWithVips): ResourceWithVips & { readonly spec: MeshServiceSpec } {
-    return row as ResourceWithVips & { readonly spec: MeshServiceSpec };
-  }
-
   /**
    * The batch after `from`: every key changed in (from, to], latest state, deletes as tombstones.
    * Undefined when `from` is the head; "compacted" when the rows after `from` are gone.
@@ -74,13 +69,10 @@ export function createSyncHub(options: SyncHubOptions) {
     const rows = store.changesSince(revision(from), BATCH_ROWS);
     const last = rows.at(-1);
     if (!last) return undefined;
-    const keys = new Map<string, ServiceIdentity & { type: string }>();
-    for (const row of rows) keys.set(keyText(row), row);
     const builder = createBatchBuilder(from, last.revision, options.maxMessageBytes);
-    for (const key of keys.values()) {
-      const row = store.getResourceWithVips(key.type, key);
+    for (const { id, row } of latestOfChanged(store, rows)) {
       if (row) builder.upsertService(asRecord(row));
-      else builder.delete(encodeDelete(key));
+      else builder.delete(encodeDelete(id));
     }
     const batch = builder.finish();
     metrics.syncBatchesEncoded.inc();
@@ -135,7 +127,6 @@ export function createSyncHub(options: SyncHubOptions) {
     },
 
     batchFrom,
-    asRecord,
     snapshots,
 
     /** The grpc-js handler of ZoneSyncService.Sync. */

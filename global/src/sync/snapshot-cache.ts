@@ -14,7 +14,7 @@
 import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import { MESH_SERVICE, type MeshServiceSpec, revision } from "@mooring/shared";
 import type { SqliteStore } from "../store/sqlite-store.js";
-import type { ResourceWithVips, ServiceIdentity } from "../store/types.js";
+import type { ChangeRow, ResourceWithVips, ServiceIdentity } from "../store/types.js";
 import { encodeMeshServiceLatin1 } from "./encode.js";
 
 export interface CachedResource {
@@ -40,29 +40,44 @@ export function fingerprint(contentHash: string, vips: readonly string[]): strin
   return `${contentHash}|${vips.join(",")}`;
 }
 
-/** `type/mesh/zone/name`; a MeshService when `type` is left out. */
+/**
+ * `type/mesh/zone/name`; a MeshService when `type` is left out. Built by join, which makes a flat
+ * string: a template literal makes a chain of cons strings, which every long-lived cache key would
+ * carry (about 20 MB more at 100,000 services).
+ */
 export function keyText(id: ServiceIdentity & { readonly type?: string }): string {
-  return `${id.type ?? MESH_SERVICE}/${id.mesh}/${id.zone}/${id.name}`;
+  return [id.type ?? MESH_SERVICE, id.mesh, id.zone, id.name].join("/");
 }
 
-/** `keyText`, as a flat string: it is kept as long as the entry. */
-function flatKey(id: ServiceIdentity & { readonly type: string }): string {
-  return [id.type, id.mesh, id.zone, id.name].join("/");
+/** A stored MeshService with its VIPs, as the batch builder encodes it (the store keeps specs as validated). */
+export function asRecord(row: ResourceWithVips): ResourceWithVips & { readonly spec: MeshServiceSpec } {
+  return row as ResourceWithVips & { readonly spec: MeshServiceSpec };
+}
+
+/**
+ * Each key the change rows name, once, with its current state: the row, or undefined when it is
+ * deleted. What both a live batch and the cache's catch-up are made of.
+ */
+export function latestOfChanged(
+  store: SqliteStore,
+  changes: readonly ChangeRow[],
+): Array<{ key: string; id: ServiceIdentity & { type: string }; row: ResourceWithVips | undefined }> {
+  const ids = new Map<string, ServiceIdentity & { type: string }>();
+  for (const change of changes) ids.set(keyText(change), change);
+  return [...ids].map(([key, id]) => ({ key, id, row: store.getResourceWithVips(id.type, id) }));
 }
 
 /** Rows read per step of the build scan and of a catch-up. */
 const SCAN_PAGE = 500;
 const CHANGE_PAGE = 5000;
 
-// About 100,000 of these live as long as the global: nothing in them that a snapshot does not use.
-// (join builds a flat string; a template literal builds a chain of cons strings that a long-lived
-// entry would carry: about 20 MB more at 100,000 services.)
+// About 100,000 of these live as long as the global: nothing in them that a snapshot does not use,
+// and flat strings (see keyText).
 function cached(key: string, row: ResourceWithVips): CachedResource {
   return {
     key,
     fingerprint: [row.contentHash, row.vips.join(",")].join("|"),
-    // The store keeps specs as validated on write: a MeshService's spec.
-    encoded: encodeMeshServiceLatin1(row as ResourceWithVips & { readonly spec: MeshServiceSpec }),
+    encoded: encodeMeshServiceLatin1(asRecord(row)),
   };
 }
 
@@ -84,7 +99,7 @@ export function createSnapshotCache(store: SqliteStore) {
       if (closed || !store.isOpen()) throw new Error("the store closed while the snapshot cache was being built");
       const rows = store.resourcesAfter(position, SCAN_PAGE);
       for (const row of rows) {
-        const key = flatKey(row);
+        const key = keyText(row);
         fresh.set(key, cached(key, row));
       }
       if (rows.length < SCAN_PAGE) break;
@@ -104,10 +119,7 @@ export function createSnapshotCache(store: SqliteStore) {
       const rows = store.changesSince(revision(through), CHANGE_PAGE);
       const last = rows.at(-1);
       if (!last) break;
-      const keys = new Map<string, ServiceIdentity & { type: string }>();
-      for (const row of rows) keys.set(flatKey(row), row);
-      for (const [key, id] of keys) {
-        const row = store.getResourceWithVips(id.type, id);
+      for (const { key, row } of latestOfChanged(store, rows)) {
         if (row) current.set(key, cached(key, row));
         else current.delete(key);
       }

@@ -54,6 +54,9 @@ export type {
 export {
   APP_PROTOCOLS,
   IDENTITY_TYPES,
+  MAX_IDENTITIES,
+  MAX_PORTS,
+  MAX_VALUE,
   MESH_SERVICE,
   normalizeMeshService,
   normalizeMeshServiceContent,

@@ -177,9 +177,9 @@ export function normalizeMeshServiceContent(
 }
 
 /** The same limits as the REST schema, so upstream writes and zone decoding check what REST checks. */
-const MAX_PORTS = 64;
-const MAX_IDENTITIES = 32;
-const MAX_VALUE = 253;
+export const MAX_PORTS = 64;
+export const MAX_IDENTITIES = 32;
+export const MAX_VALUE = 253;
 const ILL_FORMED = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**

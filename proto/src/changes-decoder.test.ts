@@ -124,6 +124,23 @@ describe("Changes fast path", () => {
     expect(fast).toBeGreaterThan(100);
   });
 
+  it("reads varints at the fast path's limits exactly, and leaves longer ones to fromBinary", () => {
+    for (const [revision, fastPath] of [
+      [2n ** 49n - 1n, true],
+      [2n ** 42n, true],
+      [2n ** 49n, false],
+      [2n ** 64n - 1n, false],
+    ] as const) {
+      const frame = frameOf({
+        message: { case: "changes", value: { fromRevision: revision, toRevision: revision, last: true } },
+      });
+      const reference = fromBinary(SyncResponseSchema, frame);
+      expect(decodeSyncResponse(frame)).toStrictEqual(reference);
+      if (fastPath) expect(decodeChangesFrame(frame)).toStrictEqual(reference);
+      else expect(() => decodeChangesFrame(frame)).toThrow();
+    }
+  });
+
   it("leaves other messages to fromBinary", () => {
     const frame = frameOf({ message: { case: "heartbeat", value: { sentAtUnixMs: 5n } } });
     expect(() => decodeChangesFrame(frame)).toThrow();

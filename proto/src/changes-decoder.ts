@@ -47,29 +47,29 @@ class Reader {
 
   /** A varint of at most 5 bytes whose value fits 32 bits. */
   uint32(): number {
-    const buf = this.buf;
-    let value = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      if (this.pos >= buf.length) throw UNUSUAL;
-      const byte = buf[this.pos++] as number;
-      value += (byte & 0x7f) * 2 ** shift;
-      if (byte < 0x80) {
-        if (value > 0xffffffff) throw UNUSUAL;
-        return value;
-      }
-    }
-    throw UNUSUAL;
+    const value = this.varint(5);
+    if (value > 0xffffffff) throw UNUSUAL;
+    return value;
   }
 
   /** A varint of at most 7 bytes (below 2^49, exact as a number), as the bigint protobuf-es gives. */
   uint64(): bigint {
+    return BigInt(this.varint(7));
+  }
+
+  /** A varint of at most `maxBytes` bytes, as a number (exact: maxBytes is at most 7). */
+  private varint(maxBytes: number): number {
     const buf = this.buf;
     let value = 0;
-    for (let shift = 0; shift < 49; shift += 7) {
+    // Each byte's weight by multiplication: `2 ** shift` compiled to a power call, and made the
+    // three uint64s of every resource a tenth of a first sync's decoding.
+    let weight = 1;
+    for (let i = 0; i < maxBytes; i++) {
       if (this.pos >= buf.length) throw UNUSUAL;
       const byte = buf[this.pos++] as number;
-      value += (byte & 0x7f) * 2 ** shift;
-      if (byte < 0x80) return BigInt(value);
+      value += (byte & 0x7f) * weight;
+      if (byte < 0x80) return value;
+      weight *= 128;
     }
     throw UNUSUAL;
   }

@@ -446,6 +446,39 @@ describe("decodeMeshService", () => {
     });
   });
 
+  it("accepts exactly the content hashes /^[0-9a-f]{64}$/ matches", () => {
+    // Valid hashes with up to two characters replaced by one on either side of 0-9 or a-f (or an
+    // upper-case digit), and some a character too short or too long.
+    const near = fc.constantFrom("0", "9", "a", "f", "/", ":", "`", "g", "A", "F", "\u0130");
+    const hash = fc
+      .tuple(
+        fc.string({ unit: fc.constantFrom(..."0123456789abcdef"), minLength: 64, maxLength: 64 }),
+        fc.array(fc.tuple(fc.nat(63), near), { maxLength: 2 }),
+        fc.constantFrom(0, 0, 0, -1, 1),
+      )
+      .map(([valid, replaced, length]) => {
+        const chars = [...valid];
+        for (const [at, char] of replaced) chars[at] = char;
+        const text = chars.join("");
+        return length < 0 ? text.slice(1) : length > 0 ? `${text}0` : text;
+      });
+    let refused = 0;
+    fc.assert(
+      fc.property(hash, (contentHash) => {
+        const message = withSpec({ ports: [{ port: 80 }] });
+        message.contentHash = contentHash;
+        const decoded = decodeMeshService(message);
+        expect(decoded.ok).toBe(/^[0-9a-f]{64}$/.test(contentHash));
+        if (!decoded.ok) {
+          refused++;
+          expect(decoded.problems.map((problem) => problem.field)).toEqual(["contentHash"]);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+    expect(refused).toBeGreaterThan(100);
+  });
+
   it("names the field of a refused resource, which the fast path leaves alone", () => {
     const message = meshService("web", { port: 0 });
     expect(decodeMeshServiceFast(message)).toBeUndefined();

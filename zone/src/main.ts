@@ -73,7 +73,7 @@ export async function startZone(
   const names = config.dnsAddr ? createNameIndex(store) : undefined;
   if (names) {
     names.load();
-    client.onChanges((event) => names.applyDiff(event.diff));
+    client.onChanges((event) => names.applyChanges(event));
   }
   const manager = createManager(store, {
     zone: config.zone,

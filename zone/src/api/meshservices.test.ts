@@ -4,7 +4,7 @@ import { createSyncClient } from "../client/sync-client.js";
 import { createManager } from "../manager/manager.js";
 import { createMetrics } from "../metrics.js";
 import type { SyncedRow } from "../store/types.js";
-import { createTempStore, silentLogger, type TempStore } from "../test-support.js";
+import { createTempStore, EPOCH, silentLogger, type TempStore } from "../test-support.js";
 import { build, type ZoneApp } from "./app.js";
 
 const spec = { ports: [{ port: 80, appProtocol: "http" }] };
@@ -56,6 +56,8 @@ describe("zone MeshService REST", () => {
 
   beforeEach(async () => {
     t = createTempStore("east");
+    // Synced rows count once a sync has completed (stored a cursor); the tests write them directly.
+    t.store.setCursor({ epoch: EPOCH, revision: 1 });
     clock = { now: T0 };
     await open();
   });

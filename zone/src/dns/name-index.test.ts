@@ -30,7 +30,7 @@ describe("DNS name index", () => {
     revision = 1;
     index = createNameIndex(t.store);
     index.load();
-    applier.onChanges((event) => index.applyDiff(event.diff));
+    applier.onChanges((event) => index.applyChanges(event));
   });
   afterEach(() => t.cleanup());
 

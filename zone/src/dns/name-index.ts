@@ -7,6 +7,7 @@
 import { type DiffEntry, MESH_SERVICE } from "@mooring/shared";
 import type { MeshServiceView, ServiceIdentity, SyncedRow } from "../store/types.js";
 import type { ZoneStore } from "../store/zone-store.js";
+import type { ChangesEvent } from "../sync/apply.js";
 import { DNS_DOMAIN, isInDnsDomain, normalizeName, parentNames, serviceDnsName } from "./names.js";
 
 export interface ServiceAddresses {
@@ -109,6 +110,12 @@ export function createNameIndex(source: ServiceSource) {
         else if (entry.op === "remove") remove(serviceDnsName(row));
         else put(serviceDnsName(row), addressesOf(row));
       }
+    },
+
+    /** Follows a committed batch: its diff, or (a first sync, announced as loaded) a reload. */
+    applyChanges(event: ChangesEvent): void {
+      if (event.kind === "loaded") this.load();
+      else this.applyDiff(event.diff);
     },
 
     lookup(queryName: string): NameLookup {

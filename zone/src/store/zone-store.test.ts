@@ -95,7 +95,39 @@ describe("zone store", () => {
     db.close();
   });
 
+  it("shows no synced row until a cursor is stored, and clears only rows no read could see", () => {
+    t.store.putSynced(synced("early", { zone: "west" }));
+    t.store.putOwned(owned("mine", 1));
+    t.store.putSynced(synced("mine", { zone: "east", vips: ["241.0.0.5"], revision: 8 }));
+    // A first sync in progress: rows are stored but nothing reads them, VIPs of own services included.
+    expect(t.store.hasSynced()).toBe(false);
+    expect(t.store.syncedKeys()).toEqual([]);
+    expect(t.store.getSynced({ type: "MeshService", mesh: "default", zone: "west", name: "early" })).toBeUndefined();
+    expect(t.store.countSyncedByType()).toEqual([]);
+    expect(t.store.inventoryPage(undefined, 10)).toEqual([]);
+    expect(t.store.listMeshServices("default", 0, 10).items.map((s) => [s.zone, s.name, s.vips])).toEqual([
+      ["east", "mine", []],
+    ]);
+    expect(t.store.meshServiceAddresses("default")).toEqual([{ zone: "east", name: "mine", vips: [] }]);
+    // Leftovers of a first sync that never completed go; the outbox stays.
+    expect(t.store.clearInvisibleSynced()).toBe(2);
+    expect(t.store.getOwned("default", "mine")).toBeDefined();
+    t.store.putSynced(synced("mine", { zone: "east", vips: ["241.0.0.5"], revision: 8 }));
+    t.store.putSynced(synced("web"));
+    // The transaction that stores the cursor shows every row at once; from then on nothing is cleared.
+    t.store.setCursor({ epoch: EPOCH, revision: 8 });
+    expect(t.store.countSyncedByType()).toEqual([{ type: "MeshService", n: 2 }]);
+    expect(t.store.meshServiceAddresses("default")).toEqual([
+      { zone: "", name: "web", vips: ["241.0.0.1"] },
+      { zone: "east", name: "mine", vips: ["241.0.0.5"] },
+    ]);
+    expect(t.store.meshes()).toEqual(["default"]);
+    expect(t.store.clearInvisibleSynced()).toBe(0);
+    expect(t.store.syncedKeys()).toHaveLength(2);
+  });
+
   it("round-trips a synced resource and deletes it", () => {
+    t.store.setCursor({ epoch: EPOCH, revision: 1 });
     const row = synced("web", { vips: ["241.0.0.1", "fd00:241::1"] });
     t.store.putSynced(row);
     expect(t.store.getSynced(row)).toEqual(row);
@@ -106,6 +138,7 @@ describe("zone store", () => {
   });
 
   it("writes many rows at once (in statements of several rows), a repeated key ending with its last row", () => {
+    t.store.setCursor({ epoch: EPOCH, revision: 1 });
     expect(t.store.hasSynced()).toBe(false);
     const rows = Array.from({ length: 37 }, (_, i) => synced(`svc-${String(i).padStart(2, "0")}`, { revision: i + 1 }));
     // svc-05 comes again, later in the same statement of rows and then in the remainder.
@@ -124,6 +157,7 @@ describe("zone store", () => {
   });
 
   it("pages the inventory in key order without skipping or repeating", () => {
+    t.store.setCursor({ epoch: EPOCH, revision: 1 });
     const names = Array.from({ length: 25 }, (_, i) => `s${String(i).padStart(2, "0")}`);
     t.store.transaction(() => {
       for (const name of [...names].reverse())
@@ -187,6 +221,7 @@ describe("zone store", () => {
   });
 
   it("serves own services from the outbox with the global's VIPs, and hides tombstones", () => {
+    t.store.setCursor({ epoch: EPOCH, revision: 1 });
     t.store.putSynced(synced("web", { zone: "east", vips: ["241.0.0.5"], revision: 8 }));
     t.store.putSynced(synced("api", { zone: "west" }));
     t.store.putOwned(owned("web", 1, { labels: { edited: "yes" } }));

@@ -1,6 +1,11 @@
 // The zone's SQLite store. Every method is synchronous (better-sqlite3), and `transaction` runs a
 // function inside BEGIN IMMEDIATE, so a batch from the global and the cursor it advances to commit
 // whole or not at all.
+//
+// Synced rows count only once a cursor is stored. A first sync (no cursor yet) commits its rows
+// message by message, so they need not wait in memory, and every read here leaves them out until
+// the transaction that stores the cursor makes the whole snapshot visible at once. The cursor is
+// never cleared afterwards, so nothing that was visible ever becomes invisible again.
 import { MESH_SERVICE, type MeshServiceSpec, sqliteBasics } from "@mooring/shared";
 import { type Db, openDatabase } from "./database.js";
 import type {
@@ -99,19 +104,23 @@ function toOwned(record: OwnedRecord): OwnedRow {
  * show the outbox's content (local edits are visible at once, tombstones hide them) with the VIPs and
  * revision of the global's copy (none and 0 until the global has published it).
  */
+/** True once a sync has completed: only then are synced rows part of what the zone serves. */
+const SYNCED_VISIBLE = "EXISTS (SELECT 1 FROM meta WHERE id = 1 AND cursor_revision IS NOT NULL)";
+
 function viewSql(filter: string): string {
   return `
     WITH view AS (
       SELECT s.mesh, s.zone, s.name, s.labels, s.spec, s.vips, s.content_hash, s.revision,
              s.creation_time, s.modification_time
       FROM synced s
-      WHERE s.type = '${MESH_SERVICE}' AND s.mesh = @mesh
+      WHERE s.type = '${MESH_SERVICE}' AND s.mesh = @mesh AND ${SYNCED_VISIBLE}
         AND NOT (s.zone = @zone AND EXISTS (SELECT 1 FROM owned o WHERE o.mesh = s.mesh AND o.name = s.name))
       UNION ALL
       SELECT o.mesh, @zone, o.name, o.labels, o.spec, coalesce(s.vips, '[]'), o.content_hash,
              coalesce(s.revision, 0), o.creation_time, o.modification_time
       FROM owned o
       LEFT JOIN synced s ON s.type = '${MESH_SERVICE}' AND s.mesh = o.mesh AND s.zone = @zone AND s.name = o.name
+        AND ${SYNCED_VISIBLE}
       WHERE o.mesh = @mesh AND o.deleted = 0
     )
     ${filter}`;
@@ -161,27 +170,31 @@ export function createZoneStore(options: ZoneStoreOptions) {
     setUpstreamAcked: db.prepare("UPDATE meta SET upstream_acked = ? WHERE id = 1"),
 
     getSynced: db.prepare<[string, string, string, string], SyncedRecord>(
-      "SELECT * FROM synced WHERE type = ? AND mesh = ? AND zone = ? AND name = ?",
+      `SELECT * FROM synced WHERE type = ? AND mesh = ? AND zone = ? AND name = ? AND ${SYNCED_VISIBLE}`,
     ),
-    hasSynced: db.prepare("SELECT EXISTS (SELECT 1 FROM synced)").pluck(),
+    hasSynced: db.prepare(`SELECT EXISTS (SELECT 1 FROM synced) AND ${SYNCED_VISIBLE}`).pluck(),
+    // Only rows no read can see: the leftovers of a first sync that never completed.
+    clearInvisibleSynced: db.prepare(`DELETE FROM synced WHERE NOT ${SYNCED_VISIBLE}`),
     // Positional parameters (binding by name cost an object spread and a lookup per parameter), and
     // a batch's rows PUT_SYNCED_ROWS per statement: a first sync writes 100,000 rows, and one
     // statement run per row cost about a fifth of its transaction.
     putSynced: db.prepare(putSyncedSql(1)),
     putSyncedRows: db.prepare(putSyncedSql(PUT_SYNCED_ROWS)),
     deleteSynced: db.prepare("DELETE FROM synced WHERE type = ? AND mesh = ? AND zone = ? AND name = ?"),
-    syncedKeys: db.prepare<[], SyncedKey>("SELECT type, mesh, zone, name FROM synced"),
-    allSynced: db.prepare<[], SyncedRecord>("SELECT * FROM synced ORDER BY type, mesh, zone, name"),
+    syncedKeys: db.prepare<[], SyncedKey>(`SELECT type, mesh, zone, name FROM synced WHERE ${SYNCED_VISIBLE}`),
+    allSynced: db.prepare<[], SyncedRecord>(
+      `SELECT * FROM synced WHERE ${SYNCED_VISIBLE} ORDER BY type, mesh, zone, name`,
+    ),
     inventoryPage: db.prepare<
       { type: string; mesh: string; zone: string; name: string; limit: number },
       Pick<SyncedRecord, "type" | "mesh" | "zone" | "name" | "content_hash" | "vips" | "revision">
     >(
       `SELECT type, mesh, zone, name, content_hash, vips, revision FROM synced
-       WHERE (type, mesh, zone, name) > (@type, @mesh, @zone, @name)
+       WHERE (type, mesh, zone, name) > (@type, @mesh, @zone, @name) AND ${SYNCED_VISIBLE}
        ORDER BY type, mesh, zone, name LIMIT @limit`,
     ),
     countSyncedByType: db.prepare<[], { type: string; n: number }>(
-      "SELECT type, count(*) AS n FROM synced GROUP BY type ORDER BY type",
+      `SELECT type, count(*) AS n FROM synced WHERE ${SYNCED_VISIBLE} GROUP BY type ORDER BY type`,
     ),
 
     listView: db.prepare<{ mesh: string; zone: string; limit: number; offset: number }, ViewRecord>(
@@ -195,7 +208,7 @@ export function createZoneStore(options: ZoneStoreOptions) {
       )
       .raw(),
     viewMeshes: db.prepare<[], { mesh: string }>(
-      `SELECT mesh FROM synced WHERE type = '${MESH_SERVICE}' UNION SELECT mesh FROM owned WHERE deleted = 0 ORDER BY mesh`,
+      `SELECT mesh FROM synced WHERE type = '${MESH_SERVICE}' AND ${SYNCED_VISIBLE} UNION SELECT mesh FROM owned WHERE deleted = 0 ORDER BY mesh`,
     ),
     getView: db.prepare<{ mesh: string; zone: string; serviceZone: string; name: string }, ViewRecord>(
       viewSql("SELECT * FROM view WHERE zone = @serviceZone AND name = @name"),
@@ -297,9 +310,17 @@ export function createZoneStore(options: ZoneStoreOptions) {
       for (; i < rows.length; i++) this.putSynced(rows[i] as SyncedRow);
     },
 
-    /** True when at least one synced resource is stored. */
+    /** True when at least one synced resource is stored (and visible: a cursor is stored). */
     hasSynced(): boolean {
       return s.hasSynced.get() === 1;
+    },
+
+    /**
+     * Deletes the rows of a first sync that never completed (stored without a cursor, so never
+     * visible). Deletes nothing once a cursor is stored. Returns how many rows went.
+     */
+    clearInvisibleSynced(): number {
+      return s.clearInvisibleSynced.run().changes;
     },
 
     deleteSynced(key: SyncedKey): void {

@@ -1,11 +1,12 @@
 import { toJson } from "@bufbuild/protobuf";
 import { ResourceErrorSchema } from "@mooring/proto";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { SyncedRow } from "../store/types.js";
 import { changes, createTempStore, EPOCH, key, meshService, silentLogger, type TempStore } from "../test-support.js";
 import { type ApplyOutcome, type ChangesEvent, createApplier } from "./apply.js";
 
 function ops(event: ChangesEvent | undefined): string[] {
+  if (event?.kind === "loaded") return [`loaded ${event.revision}`];
   return (event?.diff ?? []).map((entry) => `${entry.op} ${entry.key}`);
 }
 
@@ -26,7 +27,7 @@ describe("applying Changes", () => {
   });
   afterEach(() => t.cleanup());
 
-  it("stores a FULL snapshot and its cursor, and reports every resource as added", () => {
+  it("stores a first FULL snapshot and its cursor, and announces it as loaded", () => {
     const session = applier.session({ mode: "full", epoch: EPOCH });
     const outcome = ok(
       session.apply(
@@ -36,8 +37,8 @@ describe("applying Changes", () => {
     expect(outcome.received).toBe(2);
     expect(outcome.completed).toEqual({ cursor: { epoch: EPOCH, revision: 7 }, errors: [] });
     expect(t.store.cursor()).toEqual({ epoch: EPOCH, revision: 7 });
-    expect(ops(events[0])).toEqual(["add MeshService/default//web", "add MeshService/default/west/api"]);
-    expect(events[0]?.revision).toBe(7);
+    expect(events).toEqual([{ kind: "loaded", mode: "full", revision: 7 }]);
+    expect(t.store.syncedKeys().map((k) => `${k.zone}/${k.name}`)).toEqual(["/web", "west/api"]);
     expect(t.store.getSynced({ type: "MeshService", mesh: "default", zone: "", name: "web" })).toMatchObject({
       vips: ["241.0.0.1"],
       spec: { ports: [{ port: 80, appProtocol: "http" }] },
@@ -45,6 +46,41 @@ describe("applying Changes", () => {
       creationTime: 1_767_225_600_000,
     });
     expect(session.initialDone).toBe(true);
+  });
+
+  it("commits a first sync's messages as they arrive, unseen until the last; a restart's first sync replaces them", () => {
+    const storedRows = () => {
+      const db = new Database(t.path, { readonly: true });
+      try {
+        return (db.prepare("SELECT name FROM synced ORDER BY name").pluck().all() as string[]).join(",");
+      } finally {
+        db.close();
+      }
+    };
+    const session = applier.session({ mode: "full", epoch: EPOCH });
+    ok(session.apply(changes(0, 5, { upserts: [meshService("a"), meshService("b")], last: false })));
+    // On disk already (so they need not wait in memory), but no read shows them and nobody is told.
+    expect(storedRows()).toBe("a,b");
+    expect(t.store.syncedKeys()).toEqual([]);
+    expect(t.store.listMeshServices("default", 0, 10).total).toBe(0);
+    expect(events).toEqual([]);
+
+    // The zone restarts before the last message: no cursor, so its next session is a first sync again.
+    const store = t.reopen();
+    const restarted = createApplier(store, silentLogger);
+    restarted.onChanges((event) => events.push(event));
+    const again = restarted.session({ mode: "full", epoch: EPOCH });
+    ok(again.apply(changes(0, 6, { upserts: [meshService("b", { port: 81 }), meshService("c")], last: false })));
+    // The unfinished snapshot's rows are gone (a was deleted from the global meanwhile, say).
+    expect(storedRows()).toBe("b,c");
+    expect(store.syncedKeys()).toEqual([]);
+    const last = ok(again.apply(changes(0, 6, { upserts: [meshService("d")], deletes: [key("c")], last: true })));
+    expect(last.completed?.cursor).toEqual({ epoch: EPOCH, revision: 6 });
+    expect(store.syncedKeys().map((k) => k.name)).toEqual(["b", "d"]);
+    expect(store.getSynced({ type: "MeshService", mesh: "default", zone: "", name: "b" })?.spec.ports[0]?.port).toBe(
+      81,
+    );
+    expect(events).toEqual([{ kind: "loaded", mode: "full", revision: 6 }]);
   });
 
   it("does not store the cursor until the message with last = true", () => {
@@ -72,7 +108,7 @@ describe("applying Changes", () => {
     ok(applier.session({ mode: "full", epoch: EPOCH }).apply(changes(0, 3, { upserts: [meshService("web")] })));
     const live = applier.session({ mode: "incremental", epoch: EPOCH });
     ok(live.apply(changes(3, 4, { upserts: [meshService("web", { vips: ["241.0.0.9"] })] })));
-    const update = events[1]?.diff[0];
+    const update = events[1]?.kind === "diff" ? events[1].diff[0] : undefined;
     expect(update?.op).toBe("update");
     expect(update?.op === "update" && [update.previous.vips, update.value.vips]).toEqual([[], ["241.0.0.9"]]);
   });
@@ -221,12 +257,11 @@ describe("applying Changes", () => {
   });
 
   it("stops notifying an unsubscribed listener", () => {
-    const seen: SyncedRow[] = [];
-    const off = applier.onChanges((event) => {
-      for (const entry of event.diff) if (entry.op === "add") seen.push(entry.value);
-    });
+    const seen: ChangesEvent[] = [];
+    const off = applier.onChanges((event) => seen.push(event));
     off();
     ok(applier.session({ mode: "full", epoch: EPOCH }).apply(changes(0, 1, { upserts: [meshService("a")] })));
     expect(seen).toEqual([]);
+    expect(events).toHaveLength(1);
   });
 });

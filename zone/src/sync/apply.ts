@@ -3,6 +3,12 @@
 // the cursor. Consumers are told only after the commit,
 // with a diff keyed by resource identity: an unchanged resource (same content hash, same VIPs) is
 // never reported, and nothing is removed before everything new is in place.
+//
+// A first sync is the exception in how, not in what consumers see. Its messages commit as they
+// arrive (100,000 services held in memory until the last message cost more in garbage collection
+// than their inserts), and the store shows no synced row before a cursor is stored, so the snapshot
+// still becomes visible whole, in the transaction that stores the cursor. Consumers then get one
+// "loaded" event instead of a diff of every row as an add.
 import { create } from "@bufbuild/protobuf";
 import { type Changes, type ResourceError, ResourceErrorSchema, type ResourceKey } from "@mooring/proto";
 import { type DiffEntry, diffByKey, type FieldError } from "@mooring/shared";
@@ -12,14 +18,21 @@ import type { ZoneStore } from "../store/zone-store.js";
 import { decodeKey, decodeMeshService, describeProblems, keyString, safeNumber } from "./decode.js";
 import type { SessionMode } from "./mode.js";
 
-/** What consumers receive after each committed message. */
-export interface ChangesEvent {
-  readonly mode: SessionMode;
-  /** The `to_revision` of the batch the message belongs to. */
-  readonly revision: number;
-  /** Adds and updates first, then removes; each key at most once. */
-  readonly diff: readonly DiffEntry<SyncedRow>[];
-}
+/** What consumers receive after each committed batch. */
+export type ChangesEvent =
+  | {
+      readonly kind: "diff";
+      readonly mode: SessionMode;
+      /** The batch's `to_revision`. */
+      readonly revision: number;
+      /** Adds and updates first, then removes; each key at most once. */
+      readonly diff: readonly DiffEntry<SyncedRow>[];
+    }
+  /**
+   * A first sync completed: every synced resource became visible at once, where none was before.
+   * Consumers re-read the store; the diff would be every stored row as an add.
+   */
+  | { readonly kind: "loaded"; readonly mode: "full"; readonly revision: number };
 
 export type ChangesListener = (event: ChangesEvent) => void;
 
@@ -28,6 +41,7 @@ export type ApplyOutcome =
       readonly ok: true;
       /** Upserts plus deletes the message carried. */
       readonly received: number;
+      /** What the batch changed, once it is complete; empty for a first sync (announced as "loaded"). */
       readonly diff: readonly DiffEntry<SyncedRow>[];
       /** Set on the message that ends a batch: the cursor now stored, and every resource refused in the batch. */
       readonly completed?: { readonly cursor: SyncCursor; readonly errors: readonly ResourceError[] };
@@ -122,6 +136,10 @@ export function createApplier(store: ZoneStore, logger: Logger) {
     session(start: SessionStart): SessionApplier {
       let initialDone = false;
       let cursorRevision = store.cursor()?.revision;
+      // A first sync: no synced row is visible until its cursor is stored, so its messages can commit
+      // as they arrive. (FULL is the global's answer to a zone without a cursor; with one, this zone
+      // serves what it has, and a FULL batch replaces it in one transaction like any other.)
+      const firstSync = start.mode === "full" && cursorRevision === undefined;
       let batch: { from: number; to: number; errors: ResourceError[]; pending: DecodedMessage[] } | undefined;
       // Keys the FULL snapshot named; when it ends, every other synced key is gone from the global.
       const seen = start.mode === "full" ? new Set<string>() : undefined;
@@ -160,9 +178,31 @@ export function createApplier(store: ZoneStore, logger: Logger) {
           if (problem !== undefined || from === undefined || to === undefined) {
             return { ok: false, reason: problem ?? "unreachable" };
           }
+          const opening = batch === undefined;
           batch ??= { from, to, errors: [], pending: [] };
           const current = batch;
           const received = changes.upserts.length + changes.deletes.length;
+          if (firstSync && !initialDone) {
+            const message = decodeMessage(changes, current.errors);
+            const cursor = changes.last ? { epoch: start.epoch, revision: to } : undefined;
+            store.transactionWithoutFsync(() => {
+              // Rows of an earlier first sync that never completed: never visible, maybe not in this snapshot.
+              if (opening) store.clearInvisibleSynced();
+              // A message's upserts apply before its deletes, as in any other batch.
+              store.putSyncedRows(message.upserts);
+              for (const id of message.deletes) store.deleteSynced(id);
+              if (cursor) {
+                store.setCursor(cursor);
+                store.dropTombstones(store.upstreamAcked());
+              }
+            });
+            if (!cursor) return { ok: true, received, diff: [] };
+            cursorRevision = to;
+            batch = undefined;
+            initialDone = true;
+            emit({ kind: "loaded", mode: "full", revision: to });
+            return { ok: true, received, diff: [], completed: { cursor, errors: current.errors } };
+          }
           // Each message is validated as it arrives (while the global is still sending the rest, and
           // so its protobuf objects are short-lived), but a batch commits whole: its messages wait
           // here until the last one, then go in one transaction, so consumers never see half a
@@ -237,7 +277,7 @@ export function createApplier(store: ZoneStore, logger: Logger) {
           if (!initialDone) seen?.clear();
           initialDone = true;
           const diff = diffByKey(before, after, sameResource);
-          if (diff.length > 0) emit({ mode: start.mode, revision: to, diff });
+          if (diff.length > 0) emit({ kind: "diff", mode: start.mode, revision: to, diff });
           return { ok: true, received, diff, completed };
         },
       };

@@ -117,10 +117,11 @@ describe("zone store", () => {
     // The transaction that stores the cursor shows every row at once; from then on nothing is cleared.
     t.store.setCursor({ epoch: EPOCH, revision: 8 });
     expect(t.store.countSyncedByType()).toEqual([{ type: "MeshService", n: 2 }]);
-    expect(t.store.meshServiceAddresses("default")).toEqual([
-      { zone: "", name: "web", vips: ["241.0.0.1"] },
+    expect(t.store.meshServiceAddresses("default").sort((a, b) => a.name.localeCompare(b.name))).toEqual([
       { zone: "east", name: "mine", vips: ["241.0.0.5"] },
+      { zone: "", name: "web", vips: ["241.0.0.1"] },
     ]);
+    expect(t.store.meshServiceAddresses("none")).toEqual([]);
     expect(t.store.meshes()).toEqual(["default"]);
     expect(t.store.clearInvisibleSynced()).toBe(0);
     expect(t.store.syncedKeys()).toHaveLength(2);

@@ -142,7 +142,7 @@ export function createApplier(store: ZoneStore, logger: Logger) {
       const firstSync = start.mode === "full" && cursorRevision === undefined;
       let batch: { from: number; to: number; errors: ResourceError[]; pending: DecodedMessage[] } | undefined;
       // Keys the FULL snapshot named; when it ends, every other synced key is gone from the global.
-      const seen = start.mode === "full" ? new Set<string>() : undefined;
+      const seen = start.mode === "full" && !firstSync ? new Set<string>() : undefined;
 
       function expectedFrom(): number | undefined {
         if (!initialDone) return start.mode === "incremental" ? cursorRevision : 0;
@@ -214,7 +214,7 @@ export function createApplier(store: ZoneStore, logger: Logger) {
           const before = new Map<string, SyncedRow>();
           const after = new Map<string, SyncedRow>();
           const touched = new Set<string>();
-          // Nothing synced yet (a first sync): there is no previous state to read key by key, and no
+          // Nothing synced yet (a cursor but no rows): there is no previous state to read key by key, and no
           // stale key for a FULL snapshot to remove.
           let empty = false;
 

@@ -99,14 +99,14 @@ function toOwned(record: OwnedRecord): OwnedRow {
   };
 }
 
+/** True once a sync has completed: only then are synced rows part of what the zone serves. */
+const SYNCED_VISIBLE = "EXISTS (SELECT 1 FROM meta WHERE id = 1 AND cursor_revision IS NOT NULL)";
+
 /**
  * The MeshServices the zone serves: what the global published, except that the zone's own services
  * show the outbox's content (local edits are visible at once, tombstones hide them) with the VIPs and
  * revision of the global's copy (none and 0 until the global has published it).
  */
-/** True once a sync has completed: only then are synced rows part of what the zone serves. */
-const SYNCED_VISIBLE = "EXISTS (SELECT 1 FROM meta WHERE id = 1 AND cursor_revision IS NOT NULL)";
-
 function viewSql(filter: string): string {
   return `
     WITH view AS (

@@ -16,7 +16,7 @@ import { build } from "./api/app.js";
 import { createSyncClient, type SyncClient } from "./client/sync-client.js";
 import { loadZoneConfig, type ZoneConfig } from "./config.js";
 import { answerQuery } from "./dns/answer.js";
-import { createNameIndex } from "./dns/name-index.js";
+import { createNameLookup } from "./dns/name-lookup.js";
 import { type DnsServer, startDnsServer } from "./dns/server.js";
 import { createManager } from "./manager/manager.js";
 import { createMetrics } from "./metrics.js";
@@ -68,20 +68,10 @@ export async function startZone(
     version: VERSION,
     ...(options.random ? { random: options.random } : {}),
   });
-  // DNS names come from an index loaded now, before the sync client starts, then kept current
-  // from each committed batch and each local write.
-  const names = config.dnsAddr ? createNameIndex(store) : undefined;
-  if (names) {
-    names.load();
-    client.onChanges((event) => names.applyChanges(event));
-  }
   const manager = createManager(store, {
     zone: config.zone,
     maxMessageBytes: config.syncMaxMessage,
-    onLocalWrite: (id) => {
-      names?.refresh(id);
-      client.nudge();
-    },
+    onLocalWrite: () => client.nudge(),
   });
   let auth: AdminAuth | undefined;
   try {
@@ -109,11 +99,13 @@ export async function startZone(
   const bound = app.server.address() as AddressInfo;
   const httpAddress = formatAddress({ host: config.httpAddr.host, port: bound.port });
   let dns: DnsServer | undefined;
-  if (config.dnsAddr && names) {
+  if (config.dnsAddr) {
     try {
+      // DNS reads the store at query time: what a committed batch or local write changed is answered at once.
+      const lookup = createNameLookup(store);
       dns = await startDnsServer({
         address: config.dnsAddr,
-        answer: (request) => answerQuery(request, names.lookup),
+        answer: (request) => answerQuery(request, lookup),
         logger,
         onQuery: ({ type, rcode }) => metrics.dnsQueries.inc({ type, rcode }),
       });

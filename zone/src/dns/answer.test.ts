@@ -1,7 +1,7 @@
 import { Packet } from "dns2";
 import { describe, expect, it } from "vitest";
 import { answerQuery, DNS_TTL_SECONDS, queryTypeName, RCODE } from "./answer.js";
-import type { NameLookup } from "./name-index.js";
+import type { NameLookup } from "./name-lookup.js";
 import { isInDnsDomain, normalizeName } from "./names.js";
 
 const TYPE = Packet.TYPE;

@@ -1,7 +1,7 @@
 // One DNS query in, one response out, from the name index alone: no I/O, so it answers the same
 // whether or not the global is reachable. Packets are built and encoded by dns2.
 import { Packet, type Question, type Resource } from "dns2";
-import type { NameLookup, ServiceAddresses } from "./name-index.js";
+import type { NameLookup, ServiceAddresses } from "./name-lookup.js";
 
 /**
  * The TTL of every record. VIPs never move, so a long TTL would be safe for what exists; the TTL is

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isInDnsDomain, normalizeName, parentNames, serviceDnsName } from "./names.js";
+import { isInDnsDomain, normalizeName, serviceDnsName } from "./names.js";
 
 describe("DNS names", () => {
   it("names a global-owned service NAME.MESH.mesh.local and a zone-owned one NAME.ZONE.MESH.mesh.local", () => {
@@ -26,12 +26,5 @@ describe("DNS names", () => {
     ["", false],
   ])("%j is inside mesh.local: %s", (name, inside) => {
     expect(isInDnsDomain(name)).toBe(inside);
-  });
-
-  it("lists the names between a service and mesh.local, nearest first", () => {
-    expect(parentNames("web.default.mesh.local")).toEqual(["default.mesh.local"]);
-    expect(parentNames("db.east.payments.mesh.local")).toEqual(["east.payments.mesh.local", "payments.mesh.local"]);
-    expect(parentNames("default.mesh.local")).toEqual([]);
-    expect(parentNames("mesh.local")).toEqual([]);
   });
 });

@@ -23,19 +23,3 @@ export function serviceDnsName(id: ServiceIdentity): string {
 export function isInDnsDomain(name: string): boolean {
   return name === DNS_DOMAIN || name.endsWith(`.${DNS_DOMAIN}`);
 }
-
-/**
- * The names strictly between a service's name and `mesh.local`: `default.mesh.local` for
- * `web.default.mesh.local`, and also `east.default.mesh.local` for `web.east.default.mesh.local`.
- * They exist in DNS (as empty non-terminals) as long as a service below them does.
- */
-export function parentNames(name: string): string[] {
-  const parents: string[] = [];
-  let rest = name;
-  for (let dot = rest.indexOf("."); dot >= 0; dot = rest.indexOf(".")) {
-    rest = rest.slice(dot + 1);
-    if (rest === DNS_DOMAIN || !isInDnsDomain(rest)) break;
-    parents.push(rest);
-  }
-  return parents;
-}

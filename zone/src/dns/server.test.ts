@@ -5,7 +5,7 @@ import { Packet, TCPClient } from "dns2";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../test-support.js";
 import { answerQuery, type DnsAnswer } from "./answer.js";
-import type { NameLookup } from "./name-index.js";
+import type { NameLookup } from "./name-lookup.js";
 import { type DnsServer, startDnsServer } from "./server.js";
 
 function lookup(name: string): NameLookup {

@@ -108,7 +108,9 @@ describe("zone store", () => {
     expect(t.store.listMeshServices("default", 0, 10).items.map((s) => [s.zone, s.name, s.vips])).toEqual([
       ["east", "mine", []],
     ]);
-    expect(t.store.meshServiceAddresses("default")).toEqual([{ zone: "east", name: "mine", vips: [] }]);
+    expect(t.store.vipsOf({ mesh: "default", zone: "east", name: "mine" })).toEqual([]);
+    expect(t.store.vipsOf({ mesh: "default", zone: "west", name: "early" })).toBeUndefined();
+    expect(t.store.hasServicesIn("default", "west")).toBe(false);
     // Leftovers of a first sync that never completed go; the outbox stays.
     expect(t.store.clearInvisibleSynced()).toBe(2);
     expect(t.store.getOwned("default", "mine")).toBeDefined();
@@ -117,12 +119,12 @@ describe("zone store", () => {
     // The transaction that stores the cursor shows every row at once; from then on nothing is cleared.
     t.store.setCursor({ epoch: EPOCH, revision: 8 });
     expect(t.store.countSyncedByType()).toEqual([{ type: "MeshService", n: 2 }]);
-    expect(t.store.meshServiceAddresses("default").sort((a, b) => a.name.localeCompare(b.name))).toEqual([
-      { zone: "east", name: "mine", vips: ["241.0.0.5"] },
-      { zone: "", name: "web", vips: ["241.0.0.1"] },
-    ]);
-    expect(t.store.meshServiceAddresses("none")).toEqual([]);
-    expect(t.store.meshes()).toEqual(["default"]);
+    expect(t.store.vipsOf({ mesh: "default", zone: "east", name: "mine" })).toEqual(["241.0.0.5"]);
+    expect(t.store.vipsOf({ mesh: "default", zone: "", name: "web" })).toEqual(["241.0.0.1"]);
+    expect(t.store.hasServicesIn("default")).toBe(true);
+    expect(t.store.hasServicesIn("default", "")).toBe(true);
+    expect(t.store.hasServicesIn("default", "west")).toBe(false);
+    expect(t.store.hasServicesIn("none")).toBe(false);
     expect(t.store.clearInvisibleSynced()).toBe(0);
     expect(t.store.syncedKeys()).toHaveLength(2);
   });

@@ -126,11 +126,6 @@ function viewSql(filter: string): string {
     ${filter}`;
 }
 
-const UNIT = 0x1f;
-const RECORD = 0x1e;
-const UNIT_SEPARATOR = String.fromCharCode(UNIT);
-const RECORD_SEPARATOR = String.fromCharCode(RECORD);
-
 const SYNCED_COLUMNS = 11;
 const PUT_SYNCED_ROWS = 16;
 
@@ -206,19 +201,20 @@ export function createZoneStore(options: ZoneStoreOptions) {
       viewSql("SELECT * FROM view ORDER BY zone, name LIMIT @limit OFFSET @offset"),
     ),
     countView: db.prepare<{ mesh: string; zone: string }, { n: number }>(viewSql("SELECT count(*) AS n FROM view")),
-    // Zone, name and VIPs of every service of a mesh in the view, as one text: a record per service,
-    // its fields split by a unit separator (neither can occur in a DNS label or in JSON text). Read
-    // row by row, 100,000 rows took twice as long as the whole query does this way.
-    viewAddresses: db
-      .prepare<{ mesh: string; zone: string }, string | null>(
-        viewSql(
-          `SELECT group_concat(zone || char(${UNIT}) || name || char(${UNIT}) || vips, char(${RECORD})) FROM view`,
-        ),
+    // DNS reads the view one name at a time (no copy of it in memory to rebuild after a first sync).
+    viewVips: db
+      .prepare<{ mesh: string; zone: string; serviceZone: string; name: string }, string>(
+        viewSql("SELECT vips FROM view WHERE zone = @serviceZone AND name = @name"),
       )
       .pluck(),
-    viewMeshes: db.prepare<[], { mesh: string }>(
-      `SELECT mesh FROM synced WHERE type = '${MESH_SERVICE}' AND ${SYNCED_VISIBLE} UNION SELECT mesh FROM owned WHERE deleted = 0 ORDER BY mesh`,
-    ),
+    viewHasMesh: db
+      .prepare<{ mesh: string; zone: string }, number>(viewSql("SELECT EXISTS (SELECT 1 FROM view)"))
+      .pluck(),
+    viewHasZone: db
+      .prepare<{ mesh: string; zone: string; serviceZone: string }, number>(
+        viewSql("SELECT EXISTS (SELECT 1 FROM view WHERE zone = @serviceZone)"),
+      )
+      .pluck(),
     getView: db.prepare<{ mesh: string; zone: string; serviceZone: string; name: string }, ViewRecord>(
       viewSql("SELECT * FROM view WHERE zone = @serviceZone AND name = @name"),
     ),
@@ -369,24 +365,17 @@ export function createZoneStore(options: ZoneStoreOptions) {
       return { total, items: s.listView.all({ mesh, zone, limit: size, offset }).map(toView) };
     },
 
-    /** Every mesh that may have MeshServices in the view (a superset: some may list none). */
-    meshes(): string[] {
-      return s.viewMeshes.all().map((row) => row.mesh);
+    /** The VIPs of a service of the view (what DNS answers), or undefined if the view has no such service. */
+    vipsOf(id: ServiceIdentity): string[] | undefined {
+      const vips = s.viewVips.get({ mesh: id.mesh, zone, serviceZone: id.zone, name: id.name });
+      return vips === undefined ? undefined : (JSON.parse(vips) as string[]);
     },
 
-    /** Every service of `mesh` in the view, with only what DNS needs: one query, no paging. */
-    meshServiceAddresses(mesh: string): Array<{ zone: string; name: string; vips: string[] }> {
-      const text = s.viewAddresses.get({ mesh, zone });
-      if (!text) return [];
-      return text.split(RECORD_SEPARATOR).map((record) => {
-        const afterZone = record.indexOf(UNIT_SEPARATOR);
-        const afterName = record.indexOf(UNIT_SEPARATOR, afterZone + 1);
-        return {
-          zone: record.slice(0, afterZone),
-          name: record.slice(afterZone + 1, afterName),
-          vips: JSON.parse(record.slice(afterName + 1)) as string[],
-        };
-      });
+    /** Whether the view has a service in `mesh`, owned by `serviceZone` when it is given. */
+    hasServicesIn(mesh: string, serviceZone?: string): boolean {
+      const found =
+        serviceZone === undefined ? s.viewHasMesh.get({ mesh, zone }) : s.viewHasZone.get({ mesh, zone, serviceZone });
+      return found === 1;
     },
 
     getMeshService(id: ServiceIdentity): MeshServiceView | undefined {

@@ -20,6 +20,7 @@ import { createManager } from "./manager/manager.js";
 import { createZoneManager } from "./manager/zones.js";
 import { createMetrics } from "./metrics.js";
 import { createSqliteStore } from "./store/sqlite-store.js";
+import type { Fdatasync } from "./store/wal-sync.js";
 import { createSyncHub, type SyncHub } from "./sync/hub.js";
 import { createReconnectLimit } from "./sync/reconnect-limit.js";
 import { createVipAllocator } from "./vip/allocator.js";
@@ -34,9 +35,23 @@ export interface RunningGlobal {
   close(): Promise<void>;
 }
 
-export async function startGlobal(config: GlobalConfig, logger: Logger): Promise<RunningGlobal> {
+/** What tests put in place of the operating system's parts. */
+export interface GlobalSeams {
+  /** Syncs the WAL after a REST group's commit (default `fs.fdatasync`): held back to see what waits for it. */
+  readonly fdatasync?: Fdatasync;
+}
+
+export async function startGlobal(
+  config: GlobalConfig,
+  logger: Logger,
+  seams: GlobalSeams = {},
+): Promise<RunningGlobal> {
   const dbPath = join(config.dataDir, "global.db");
-  const store = createSqliteStore({ path: dbPath, synchronous: config.dbSync });
+  const store = createSqliteStore({
+    path: dbPath,
+    synchronous: config.dbSync,
+    ...(seams.fdatasync ? { fdatasync: seams.fdatasync } : {}),
+  });
   const metrics = createMetrics(store);
   const allocator = createVipAllocator(store, {
     ranges: config.vipCidrs,

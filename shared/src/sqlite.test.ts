@@ -55,3 +55,43 @@ describe("transactionWithoutFsync", () => {
     normal.db.close();
   });
 });
+
+describe("withoutSavepoints", () => {
+  it("runs nested transactions as plain calls: a throw in one undoes nothing, and totalChanges says so", () => {
+    const { db, basics } = open("normal");
+    const insert = db.prepare("INSERT INTO t VALUES (?)");
+    basics.transaction(() => {
+      // Outside it, a nested transaction is a savepoint: its throw rolls back its insert.
+      expect(() =>
+        basics.transaction(() => {
+          insert.run("a");
+          throw new Error("refused");
+        }),
+      ).toThrow("refused");
+      const before = basics.totalChanges();
+      basics.withoutSavepoints(() => {
+        expect(() =>
+          basics.transaction(() => {
+            insert.run("b");
+            throw new Error("refused");
+          }),
+        ).toThrow("refused");
+      });
+      expect(basics.totalChanges()).toBe(before + 1);
+      expect(basics.inTransaction()).toBe(true);
+    });
+    expect(db.prepare("SELECT k FROM t").pluck().all()).toEqual(["b"]);
+    // And nested transactions are savepoints again afterwards.
+    basics.transaction(() => {
+      expect(() =>
+        basics.transaction(() => {
+          insert.run("c");
+          throw new Error("refused");
+        }),
+      ).toThrow("refused");
+    });
+    expect(db.prepare("SELECT k FROM t").pluck().all()).toEqual(["b"]);
+    expect(() => basics.withoutSavepoints(() => 1)).toThrow(/open transaction/);
+    db.close();
+  });
+});

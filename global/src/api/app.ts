@@ -68,10 +68,28 @@ export async function build(options: BuildOptions): Promise<GlobalApp> {
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
-  // Concurrent REST writes share one transaction and one fsync, each acknowledged after it commits.
-  // Every write the routes pass is one manager call, and each of those runs its own transaction (a
-  // savepoint inside the group's), so the group adds no savepoint of its own.
-  const writes = createGroupCommit({ transaction: options.store.transaction, savepointPerWrite: false });
+  // Concurrent REST writes share one transaction and one fsync, each acknowledged once durable.
+  // Every write the routes pass is one manager call, and each of those runs its own transaction:
+  // inline when the group runs without savepoints, a savepoint inside the group's when it falls back
+  // to them, so the group adds no savepoint of its own.
+  const { store } = options;
+  const writes = createGroupCommit({
+    transaction: store.transaction,
+    savepointPerWrite: false,
+    withoutSavepoints: {
+      run: store.withoutSavepoints,
+      totalChanges: store.totalChanges,
+      inTransaction: store.inTransaction,
+    },
+    commitSyncedLater: store.transactionSyncedLater,
+  });
+  // A read may see commits still waiting for their fsync (see wal-sync.ts): its answer waits for
+  // them, so nothing is shown that a power loss could take back. Writes answer once durable anyway.
+  app.addHook("onSend", async (request) => {
+    if (request.method !== "GET" && request.method !== "HEAD") return;
+    const durable = store.settled();
+    if (durable) await durable;
+  });
   await app.register(meshServiceRoutes, { manager: options.manager, writes });
   await app.register(vipRoutes, { manager: options.manager, writes });
   if (options.hub) await app.register(zoneRoutes, { hub: options.hub, store: options.store });

@@ -19,10 +19,13 @@ import type {
   ZoneRow,
   ZoneTokenRow,
 } from "./types.js";
+import { createWalSync, type Fdatasync, type WalSync } from "./wal-sync.js";
 
 export interface SqliteStoreOptions {
   readonly path: string;
   readonly synchronous: "full" | "normal";
+  /** Syncs the WAL after a REST group's commit (see wal-sync.ts); tests hold it back. */
+  readonly fdatasync?: Fdatasync;
 }
 
 interface ResourceRecord {
@@ -193,8 +196,13 @@ function toZoneToken(record: ZoneTokenRecord): ZoneTokenRow {
 
 export type SqliteStore = ReturnType<typeof createSqliteStore>;
 
+/** MOORING_DB_SYNC=normal: commits are not fsynced, so there is nothing to wait for. */
+const NO_SYNC: WalSync = { sync: () => Promise.resolve(), settled: () => undefined, close: () => {} };
+
 export function createSqliteStore(options: SqliteStoreOptions) {
   const db: Db = openDatabase(options);
+  const basics = sqliteBasics(db);
+  const wal = options.synchronous === "full" ? createWalSync(`${options.path}-wal`, options.fdatasync) : NO_SYNC;
   const epoch = (db.prepare("SELECT value FROM meta WHERE key = 'epoch'").pluck().get() as string | undefined) ?? "";
 
   const s = {
@@ -345,7 +353,27 @@ export function createSqliteStore(options: SqliteStoreOptions) {
   return {
     epoch,
     path: options.path,
-    ...sqliteBasics(db),
+    ...basics,
+
+    /**
+     * Commits `fn` without waiting for the disk; the promise resolves once the commit is as durable
+     * as MOORING_DB_SYNC asks (see wal-sync.ts). For the REST group commit: the event loop stays free
+     * while the WAL is synced.
+     */
+    transactionSyncedLater<T>(fn: () => T): { readonly value: T; readonly durable: Promise<void> } {
+      const value = basics.transactionWithoutFsync(fn);
+      return { value, durable: wal.sync() };
+    },
+
+    /** Undefined when every commit is durable; otherwise when they will be. What is read waits for it before it is shown. */
+    settled(): Promise<void> | undefined {
+      return wal.settled();
+    },
+
+    close(): void {
+      basics.close();
+      wal.close();
+    },
 
     getResource(type: string, id: ServiceIdentity): ResourceRow | undefined {
       const record = s.getResource.get(type, id.mesh, id.zone, id.name);

@@ -94,6 +94,13 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
   /** Resolves when the frame is handed to the stream and its buffer has room again (or it ended). */
   async function write(message: SyncResponse): Promise<void> {
     if (phase === "ended") return;
+    // What a frame carries was read from commits that may still be waiting for their fsync (see
+    // wal-sync.ts): none leaves before they are on disk, so a power loss cannot take back a revision
+    // a zone has already seen.
+    const durable = store.settled();
+    if (durable) await durable;
+    // The await may have outlived the stream.
+    if ((phase as Phase) === "ended") return;
     if (call.write(message)) return;
     await new Promise<void>((resolve) => {
       const done = () => {

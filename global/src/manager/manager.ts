@@ -12,8 +12,8 @@ import {
 } from "@mooring/shared";
 import type { SqliteStore } from "../store/sqlite-store.js";
 import type { LeaseEventRow, LeaseRow, Page, ResourceRow, ServiceIdentity } from "../store/types.js";
-import { identityText, type VipAllocator } from "../vip/allocator.js";
-import { parseIp } from "../vip/cidr.js";
+import { identityText, leaseAt, type VipAllocator } from "../vip/allocator.js";
+import { type ParsedIp, parseIp } from "../vip/cidr.js";
 
 /** A stored MeshService with its bound VIPs, as the API renders it. */
 export interface MeshServiceView extends MeshServiceRecord {
@@ -155,16 +155,16 @@ export function createManager(store: SqliteStore, allocator: VipAllocator, optio
     },
 
     getLease(rawIp: string, eventLimit: number): LeaseView & { events: LeaseEventRow[] } {
-      let ip: string;
+      let address: ParsedIp;
       try {
-        // Leases are stored under the canonical text: fd00:241:0:0::1 is fd00:241::1.
-        ip = parseIp(rawIp).ip;
+        // Leases are stored under the address, whatever its spelling: fd00:241:0:0::1 is fd00:241::1.
+        address = parseIp(rawIp);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         throw validationError([{ field: "ip", reason }]);
       }
-      const lease = store.leaseByIp(ip);
-      if (!lease) throw new MooringError("NOT_FOUND", `no lease for ${ip}`);
+      const lease = leaseAt(store, address);
+      if (!lease) throw new MooringError("NOT_FOUND", `no lease for ${address.ip}`);
       return { ...describeLease(lease), events: store.leaseEvents(lease.ip, eventLimit) };
     },
 

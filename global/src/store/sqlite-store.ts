@@ -106,6 +106,9 @@ function toZone(record: ZoneRecord): ZoneRow {
   };
 }
 
+/** What names a lease: its address, as a key (leases are stored under it). */
+export type LeaseAddress = Pick<LeaseRow, "family" | "ipKey">;
+
 /** Where a keyset scan of the resources table stands: the last key it returned. */
 export interface ResourcePosition extends ServiceIdentity {
   readonly type: string;
@@ -301,7 +304,7 @@ export function createSqliteStore(options: SqliteStoreOptions) {
       `SELECT revision, type, mesh, zone, name, op, content_hash AS contentHash, at
        FROM changes WHERE revision > ? ORDER BY revision LIMIT ?`,
     ),
-    leaseByIp: db.prepare<[string], LeaseRecord>("SELECT * FROM vip_leases WHERE ip = ?"),
+    leaseAt: db.prepare<[number, string], LeaseRecord>("SELECT * FROM vip_leases WHERE family = ? AND ip_key = ?"),
     leaseByIdentity: db.prepare<[string, string, string, number], LeaseRecord>(
       "SELECT * FROM vip_leases WHERE mesh = ? AND zone = ? AND name = ? AND family = ?",
     ),
@@ -328,9 +331,9 @@ export function createSqliteStore(options: SqliteStoreOptions) {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     updateLease: db.prepare(
-      "UPDATE vip_leases SET state = @state, pinned = @pinned, released_at = @releasedAt WHERE ip = @ip",
+      "UPDATE vip_leases SET state = ?, pinned = ?, released_at = ? WHERE family = ? AND ip_key = ?",
     ),
-    deleteLease: db.prepare("DELETE FROM vip_leases WHERE ip = ?"),
+    deleteLease: db.prepare("DELETE FROM vip_leases WHERE family = ? AND ip_key = ?"),
     listLeases: db.prepare<[number, number], LeaseRecord>(
       "SELECT * FROM vip_leases ORDER BY family, ip_key LIMIT ? OFFSET ?",
     ),
@@ -528,8 +531,9 @@ export function createSqliteStore(options: SqliteStoreOptions) {
       return record ? toZoneToken(record) : undefined;
     },
 
-    leaseByIp(ip: string): LeaseRow | undefined {
-      const record = s.leaseByIp.get(ip);
+    /** The lease of one address, by its key (see `ipKey`). */
+    leaseAt(family: IpFamily, ipKey: string): LeaseRow | undefined {
+      const record = s.leaseAt.get(family, ipKey);
       return record ? toLease(record) : undefined;
     },
 
@@ -576,12 +580,12 @@ export function createSqliteStore(options: SqliteStoreOptions) {
       );
     },
 
-    updateLease(ip: string, change: { state: LeaseState; pinned: boolean; releasedAt: number | null }): void {
-      s.updateLease.run({ ip, state: change.state, pinned: change.pinned ? 1 : 0, releasedAt: change.releasedAt });
+    updateLease(lease: LeaseAddress, change: { state: LeaseState; pinned: boolean; releasedAt: number | null }): void {
+      s.updateLease.run(change.state, change.pinned ? 1 : 0, change.releasedAt, lease.family, lease.ipKey);
     },
 
-    deleteLease(ip: string): void {
-      s.deleteLease.run(ip);
+    deleteLease(lease: LeaseAddress): void {
+      s.deleteLease.run(lease.family, lease.ipKey);
     },
 
     listLeases(offset: number, size: number): Page<LeaseRow> {

@@ -12,7 +12,7 @@
 import { MooringError } from "@mooring/shared";
 import type { SqliteStore } from "../store/sqlite-store.js";
 import type { LeaseEventKind, LeaseRow, ServiceIdentity } from "../store/types.js";
-import { fromBigInt, type IpFamily, ipKey, parseIp, rangeOf, type VipRange } from "./cidr.js";
+import { fromBigInt, type IpFamily, ipKey, type ParsedIp, parseIp, rangeOf, type VipRange } from "./cidr.js";
 
 export interface VipAllocatorOptions {
   readonly ranges: readonly VipRange[];
@@ -32,6 +32,11 @@ export type AdoptOutcome =
 
 export function identityText(id: ServiceIdentity): string {
   return id.zone === "" ? `${id.mesh}/${id.name}` : `${id.mesh}/${id.zone}/${id.name}`;
+}
+
+/** The lease of a parsed address, if any. */
+export function leaseAt(store: SqliteStore, address: ParsedIp): LeaseRow | undefined {
+  return store.leaseAt(address.family, ipKey(address.value, address.family));
 }
 
 export function createVipAllocator(store: SqliteStore, options: VipAllocatorOptions) {
@@ -97,7 +102,7 @@ export function createVipAllocator(store: SqliteStore, options: VipAllocatorOpti
       const to = ipKey(range.last, family);
       const expired = store.oldestReclaimable(family, at - options.quarantineMs, from, to);
       if (expired) {
-        store.deleteLease(expired.ip);
+        store.deleteLease(expired);
         record("reclaim", expired, `quarantine over; reused for ${identityText(id)}`, at);
         return take(
           range,
@@ -136,7 +141,7 @@ export function createVipAllocator(store: SqliteStore, options: VipAllocatorOpti
         }
         changed = true;
         if (existing) {
-          store.updateLease(existing.ip, { state: "bound", pinned: existing.pinned, releasedAt: null });
+          store.updateLease(existing, { state: "bound", pinned: existing.pinned, releasedAt: null });
           const why = existing.state === "reserved" ? "pinned address taken by its service" : "re-created; same VIP";
           record("rebind", existing, why, at);
           bound.push(existing.ip);
@@ -152,7 +157,7 @@ export function createVipAllocator(store: SqliteStore, options: VipAllocatorOpti
       const at = now();
       for (const lease of store.leasesOf(id)) {
         if (lease.state !== "bound") continue;
-        store.updateLease(lease.ip, { state: "released", pinned: lease.pinned, releasedAt: at });
+        store.updateLease(lease, { state: "released", pinned: lease.pinned, releasedAt: at });
         record("release", lease, reason, at);
       }
     },
@@ -175,7 +180,7 @@ export function createVipAllocator(store: SqliteStore, options: VipAllocatorOpti
         const reason = `${parsed.ip} is outside the VIP ranges (${options.ranges.map((r) => r.cidr).join(", ")})`;
         throw new MooringError("VIP_OUT_OF_RANGE", reason, { details: [{ field: "ip", reason }] });
       }
-      const holder = store.leaseByIp(parsed.ip);
+      const holder = leaseAt(store, parsed);
       if (holder && identityText(holder) !== identityText(id)) {
         const reason = `${parsed.ip} is leased to ${identityText(holder)} (${holder.state})`;
         throw new MooringError("VIP_CONFLICT", reason, { details: [{ field: "ip", reason }] });
@@ -187,7 +192,7 @@ export function createVipAllocator(store: SqliteStore, options: VipAllocatorOpti
       }
       if (current) {
         if (!current.pinned) {
-          store.updateLease(current.ip, { state: current.state, pinned: true, releasedAt: current.releasedAt });
+          store.updateLease(current, { state: current.state, pinned: true, releasedAt: current.releasedAt });
           record("pin", current, "operator pinned the address its identity already held", at);
         }
         return { lease: { ...current, pinned: true }, created: false };
@@ -240,7 +245,7 @@ export function createVipAllocator(store: SqliteStore, options: VipAllocatorOpti
         return { result: "refused", reason };
       };
       if (!rangeOf(options.ranges, parsed)) return refuse(`${parsed.ip} is outside the VIP ranges`);
-      const holder = store.leaseByIp(parsed.ip);
+      const holder = leaseAt(store, parsed);
       if (holder && identityText(holder) !== identityText(id)) {
         return refuse(`${parsed.ip} is already leased to ${identityText(holder)}; a lease is never stolen`);
       }
@@ -269,13 +274,13 @@ export function createVipAllocator(store: SqliteStore, options: VipAllocatorOpti
     /** Operator removal of a lease that no live service holds. */
     remove(rawIp: string): LeaseRow {
       const at = now();
-      let ip = rawIp;
+      let address: ParsedIp | undefined;
       try {
-        ip = parseIp(rawIp).ip;
+        address = parseIp(rawIp);
       } catch {
         // Not an address, so no lease has it: answered as not found below.
       }
-      const lease = store.leaseByIp(ip);
+      const lease = address && leaseAt(store, address);
       if (!lease) throw new MooringError("NOT_FOUND", `no lease for ${rawIp}`);
       if (lease.state === "bound") {
         throw new MooringError(
@@ -283,7 +288,7 @@ export function createVipAllocator(store: SqliteStore, options: VipAllocatorOpti
           `${lease.ip} is bound to the live service ${identityText(lease)}; delete the service first`,
         );
       }
-      store.deleteLease(lease.ip);
+      store.deleteLease(lease);
       record("delete", lease, "operator deleted the lease", at);
       return lease;
     },

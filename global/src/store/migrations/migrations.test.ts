@@ -42,7 +42,7 @@ describe("migrations", () => {
         [3, "release"],
         [2, "allocate"],
       ]);
-      expect(store.leaseByIp("241.0.0.2")?.state).toBe("released");
+      expect(store.leaseAt(4, "f1000002")?.state).toBe("released");
       // The reclaim query still finds released leases (now through the partial index).
       expect(store.oldestReclaimable(4, 10, "f1000000", "f1ffffff")?.ip).toBe("241.0.0.2");
       const allocator = createVipAllocator(store, { ranges: parseCidrList("241.0.0.0/8"), quarantineMs: 1 });
@@ -53,6 +53,47 @@ describe("migrations", () => {
       expect(events.map((e) => [e.id, e.event])).toEqual([[4, "allocate"]]);
     } finally {
       store.close();
+    }
+  });
+
+  it("migration 5 keys leases by address and keeps every lease, its state and its uniqueness", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mooring-migrate-"));
+    dirs.push(dir);
+    const path = join(dir, "global.db");
+    const old = openSqlite({ path, synchronous: "normal", migrations: MIGRATIONS.filter((m) => m.version <= 4) });
+    old.exec(`
+      INSERT INTO vip_leases (ip, ip_key, family, mesh, zone, name, state, pinned, leased_at, released_at) VALUES
+        ('241.0.0.1', 'f1000001', 4, 'default', '', 'a', 'bound', 0, 1, NULL),
+        ('241.0.0.2', 'f1000002', 4, 'default', '', 'b', 'released', 0, 1, 5),
+        ('241.0.0.9', 'f1000009', 4, 'default', 'east', 'c', 'reserved', 1, 2, NULL),
+        ('fd00:241::1', 'fd000241000000000000000000000001', 6, 'default', '', 'a', 'bound', 0, 1, NULL);
+    `);
+    const before = old.prepare("SELECT * FROM vip_leases ORDER BY family, ip_key").all();
+    old.close();
+
+    const store = createSqliteStore({ path, synchronous: "normal" });
+    try {
+      expect(store.listLeases(0, 10).items.map((l) => [l.ip, l.state, l.pinned])).toEqual([
+        ["241.0.0.1", "bound", false],
+        ["241.0.0.2", "released", false],
+        ["241.0.0.9", "reserved", true],
+        ["fd00:241::1", "bound", false],
+      ]);
+      expect(store.leaseAt(6, "fd000241000000000000000000000001")?.name).toBe("a");
+      expect(store.oldestReclaimable(4, 10, "f1000000", "f1ffffff")?.ip).toBe("241.0.0.2");
+      const lease = { ip: "241.0.0.1", ipKey: "f1000001", family: 4 as const, state: "bound" as const };
+      const row = { ...lease, mesh: "default", zone: "", name: "z", pinned: false, leasedAt: 9, releasedAt: null };
+      // One lease per address, and one per identity and family: SQLite refuses both.
+      expect(() => store.insertLease(row)).toThrow(/UNIQUE/);
+      expect(() => store.insertLease({ ...row, ip: "241.0.0.7", ipKey: "f1000007", name: "a" })).toThrow(/UNIQUE/);
+    } finally {
+      store.close();
+    }
+    const reopened = openSqlite({ path, synchronous: "normal", migrations: MIGRATIONS });
+    try {
+      expect(reopened.prepare("SELECT * FROM vip_leases ORDER BY family, ip_key").all()).toEqual(before);
+    } finally {
+      reopened.close();
     }
   });
 });

@@ -11,6 +11,8 @@ export interface EtcdServer {
   /** `127.0.0.1:<port>` of the client URL. */
   readonly address: string;
   readonly child: Child;
+  /** The etcd binary it runs: a scenario that needs an empty etcd starts another from it. */
+  readonly bin: string;
   stop(): Promise<void>;
 }
 
@@ -100,6 +102,7 @@ export async function startEtcd(bin: string): Promise<EtcdServer> {
   return {
     address: `127.0.0.1:${clientPort}`,
     child,
+    bin,
     async stop() {
       await child.stop();
       removeTempDir(dataDir);

@@ -1,10 +1,11 @@
 // Write throughput at a fixed concurrency. Mooring: REST PUTs that each create a new service (a VIP
 // leased and the service stored in one durable transaction) on a fresh global with no zones, at the
 // default MOORING_DB_SYNC=full and, for comparison, at `normal`. etcd: puts of new keys with
-// MeshService-sized values (etcd fsyncs every commit, batching concurrent puts into one).
+// MeshService-sized values into an etcd of its own, started empty (etcd fsyncs every commit,
+// batching concurrent puts into one).
 // One second of warm-up is not counted.
 import { type Context, meshServiceValue } from "../context.js";
-import { createEtcdClient } from "../etcd.js";
+import { createEtcdClient, startEtcd } from "../etcd.js";
 import { createRestClient, SEED_MESH, serviceBody, startGlobal } from "../mooring.js";
 import { type ClosedLoopResult, closedLoop } from "../pool.js";
 import { makeTempDir, removeTempDir } from "../temp.js";
@@ -32,7 +33,10 @@ export async function runThroughput(ctx: Context): Promise<ThroughputResult> {
   );
 
   if (ctx.etcd !== undefined) {
-    const client = createEtcdClient(ctx.etcd.address);
+    // A new, empty etcd, as each Mooring run gets a new global: the shared one holds the other
+    // scenarios' keys and their history by now, which slows its puts.
+    const etcd = await startEtcd(ctx.etcd.bin);
+    const client = createEtcdClient(etcd.address);
     try {
       result.etcd = await closedLoop(concurrency, WARMUP_MS, seconds, async (index) => {
         await client.put(`/bench/throughput/${SEED_MESH}/tp-${index}`).value(meshServiceValue(`tp-${index}`, index));
@@ -40,6 +44,7 @@ export async function runThroughput(ctx: Context): Promise<ThroughputResult> {
       ctx.log(`  etcd: ${result.etcd.perSecond.toFixed(0)} puts/s (${result.etcd.failed} failed)`);
     } finally {
       client.close();
+      await etcd.stop();
     }
   }
   return result;

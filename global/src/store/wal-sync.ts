@@ -48,7 +48,10 @@ export function createWalSync(walPath: string, sync: Fdatasync = fdatasync): Wal
   function start(): void {
     if (running || synced === committed || failure) return;
     if (closing) {
-      fail(new Error("the store is closed"));
+      // Closing the database checkpoints and syncs it; what is committed is durable, but this
+      // caller's answer can no longer be given.
+      for (const waiter of waiters) waiter.reject(new Error("the store is closed"));
+      waiters = [];
       return;
     }
     if (fd === undefined) {

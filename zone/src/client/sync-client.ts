@@ -136,6 +136,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
           "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW,
           // A channel of its own per attempt (see the file comment), not one from grpc-js's shared pool.
           "grpc.use_local_subchannel_pool": 1,
+          "grpc.enable_channelz": 0,
         },
         messageSizes,
       );

@@ -1,6 +1,7 @@
 // VIP leases. The rules (DESIGN.md "VIP allocation rules"):
 //  1. an identity keeps its VIP forever, unless an operator deletes the lease;
-//  2. uniqueness is enforced by SQLite (UNIQUE ip, UNIQUE identity+family), not by this code;
+//  2. uniqueness is enforced by SQLite (the address is the primary key; UNIQUE identity+family),
+//     not by this code;
 //  3. placement never depends on the rest of the set: a per-range cursor only moves forward, and
 //     an existing lease is never recomputed;
 //  4. release is a tombstone: the lease stays, in quarantine, and comes back on re-create;

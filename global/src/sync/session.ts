@@ -394,7 +394,8 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
       return;
     }
     if (hello && store.isOpen()) store.recordZoneProgress(hello.zone, generation, acked, lastSeen);
-    void write(encodeResponse({ case: "heartbeat", value: { sentAtUnixMs: BigInt(hub.now()) } }));
+    // write() rejects only when the WAL cannot be synced (see wal-sync.ts): end the stream on it.
+    write(encodeResponse({ case: "heartbeat", value: { sentAtUnixMs: BigInt(hub.now()) } })).catch(fail);
   }
 
   async function handle(request: SyncRequest): Promise<void> {

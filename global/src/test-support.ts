@@ -51,8 +51,17 @@ export async function createTestGlobal(options: TestGlobalOptions = {}): Promise
     });
     return { app, store, manager };
   };
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  let opened: Awaited<ReturnType<typeof open>>;
+  try {
+    opened = await open();
+  } catch (error) {
+    // The caller gets no TestGlobal to close.
+    removeDir();
+    throw error;
+  }
   const t: TestGlobal = {
-    ...(await open()),
+    ...opened,
     clock,
     dir,
     async restart() {
@@ -61,9 +70,12 @@ export async function createTestGlobal(options: TestGlobalOptions = {}): Promise
       Object.assign(t, await open());
     },
     async close() {
-      await t.app.close();
-      t.store.close();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        await t.app.close();
+        t.store.close();
+      } finally {
+        removeDir();
+      }
     },
   };
   return t;

@@ -56,9 +56,18 @@ export class Deployment {
   static async start(): Promise<Deployment> {
     const globalDir = mkdtempSync(join(tmpdir(), "mooring-model-global-"));
     const zoneDir = mkdtempSync(join(tmpdir(), "mooring-model-zone-"));
-    const global = await startTestGlobal(globalEnv(false), globalDir);
-    const proxy = await startTcpProxy(global.running.grpcAddress);
-    return new Deployment(globalDir, zoneDir, global, proxy, undefined);
+    let global: TestGlobal | undefined;
+    try {
+      global = await startTestGlobal(globalEnv(false), globalDir);
+      const proxy = await startTcpProxy(global.running.grpcAddress);
+      return new Deployment(globalDir, zoneDir, global, proxy, undefined);
+    } catch (error) {
+      // No Deployment for the caller to close: what was started is stopped and removed here.
+      await global?.close();
+      rmSync(globalDir, { recursive: true, force: true });
+      rmSync(zoneDir, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   get globalHttp(): string {

@@ -38,8 +38,17 @@ export interface TempStore {
 export function createTempStore(zone = "east"): TempStore {
   const dir = mkdtempSync(join(tmpdir(), "mooring-zone-"));
   const path = join(dir, `zone-${zone}.db`);
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  let store: ZoneStore;
+  try {
+    store = createZoneStore({ path, synchronous: "normal", zone });
+  } catch (error) {
+    // The caller gets no TempStore to clean up.
+    removeDir();
+    throw error;
+  }
   const t: TempStore = {
-    store: createZoneStore({ path, synchronous: "normal", zone }),
+    store,
     dir,
     path,
     reopen() {
@@ -48,8 +57,11 @@ export function createTempStore(zone = "east"): TempStore {
       return t.store;
     },
     cleanup() {
-      t.store.close();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        t.store.close();
+      } finally {
+        removeDir();
+      }
     },
   };
   return t;

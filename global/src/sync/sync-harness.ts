@@ -26,6 +26,7 @@ export interface TestGlobal {
   readonly running: RunningGlobal;
   readonly dataDir: string;
   readonly http: string;
+  /** Stops this global and starts another on its data dir; close the one returned, not this one. */
   restart(env?: Record<string, string>): Promise<TestGlobal>;
   close(): Promise<void>;
 }
@@ -49,37 +50,64 @@ export function seedServices(dataDir: string, count: number): void {
   store.close();
 }
 
+/**
+ * Starts a global on `dataDir`, or on a new temp dir when none is given. The global removes on
+ * close() only a dir it created: a caller's dir is the caller's to remove (it may reopen it).
+ */
 export async function startTestGlobal(
   env: Record<string, string> = {},
   dataDir?: string,
   logger: Logger = createLogger({ level: "silent", service: "global" }),
 ): Promise<TestGlobal> {
-  const dir = dataDir ?? mkdtempSync(join(tmpdir(), "mooring-sync-"));
-  const config = loadGlobalConfig(
-    [],
-    {
-      MOORING_DATA_DIR: dir,
-      MOORING_HTTP_ADDR: "127.0.0.1:0",
-      MOORING_GRPC_ADDR: "127.0.0.1:0",
-      MOORING_DB_SYNC: "normal",
-      // Protocol tests speak raw Hellos; authentication has its own tests, which turn it on.
-      MOORING_AUTH: "off",
-      ...env,
-    },
-    "test",
-  );
-  const running = await startGlobal(config, logger);
+  if (dataDir !== undefined) return startOn(env, dataDir, false, logger);
+  return startOn(env, mkdtempSync(join(tmpdir(), "mooring-sync-")), true, logger);
+}
+
+/** `ownsDir`: close() removes the dir; restart() hands that duty to the global it starts. */
+async function startOn(
+  env: Record<string, string>,
+  dir: string,
+  ownsDir: boolean,
+  logger: Logger,
+): Promise<TestGlobal> {
+  const removeDir = () => {
+    if (ownsDir) rmSync(dir, { recursive: true, force: true });
+  };
+  let running: RunningGlobal;
+  try {
+    const config = loadGlobalConfig(
+      [],
+      {
+        MOORING_DATA_DIR: dir,
+        MOORING_HTTP_ADDR: "127.0.0.1:0",
+        MOORING_GRPC_ADDR: "127.0.0.1:0",
+        MOORING_DB_SYNC: "normal",
+        // Protocol tests speak raw Hellos; authentication has its own tests, which turn it on.
+        MOORING_AUTH: "off",
+        ...env,
+      },
+      "test",
+    );
+    running = await startGlobal(config, logger);
+  } catch (error) {
+    // The caller gets no TestGlobal to close.
+    removeDir();
+    throw error;
+  }
   return {
     running,
     dataDir: dir,
     http: `http://${running.httpAddress}`,
     async restart(next = env) {
       await running.close();
-      return startTestGlobal(next, dir, logger);
+      return startOn(next, dir, ownsDir, logger);
     },
     async close() {
-      await running.close();
-      if (!dataDir) rmSync(dir, { recursive: true, force: true });
+      try {
+        await running.close();
+      } finally {
+        removeDir();
+      }
     },
   };
 }

@@ -1,7 +1,7 @@
 // The global's side of the sync protocol, driven message by message by a scripted zone over a real
 // gRPC stream to a real global (SQLite in a temp dir).
 import { randomUUID } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -12,6 +12,8 @@ import { getJson, putService, ScriptedZone, seedServices, startTestGlobal, type 
 
 let global: TestGlobal;
 const zones: ScriptedZone[] = [];
+/** Data dirs a test made itself (to seed them) and handed to a global, which leaves them alone. */
+const dirs: string[] = [];
 
 function zone(options?: grpc.ClientOptions): ScriptedZone {
   const z = new ScriptedZone(global.running.grpcAddress, options);
@@ -33,7 +35,11 @@ beforeEach(async () => {
 
 afterEach(async () => {
   for (const z of zones.splice(0)) z.cancel();
-  await global.close();
+  try {
+    await global.close();
+  } finally {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe("session start", () => {
@@ -80,6 +86,7 @@ describe("session start", () => {
   it("waits for a zone that does not read (write-buffer backpressure) instead of buffering the snapshot", async () => {
     await global.close();
     const dir = mkdtempSync(join(tmpdir(), "mooring-sync-"));
+    dirs.push(dir);
     seedServices(dir, 30_000);
     // Small messages: grpc-js counts its write buffer in messages, so this makes the bound visible.
     global = await startTestGlobal({ MOORING_HTTP_BODY_LIMIT: "1KiB", MOORING_SYNC_MAX_MESSAGE: "20KiB" }, dir);

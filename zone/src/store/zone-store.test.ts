@@ -65,8 +65,11 @@ describe("zone store", () => {
 
   it("gives a new database a new store id", () => {
     const other = createTempStore("east");
-    expect(other.store.storeId).not.toBe(t.store.storeId);
-    other.cleanup();
+    try {
+      expect(other.store.storeId).not.toBe(t.store.storeId);
+    } finally {
+      other.cleanup();
+    }
   });
 
   it("refuses to open another zone's database", () => {

@@ -144,6 +144,9 @@ export function applyUpstreamAck(
  * Returns how many rows were restamped.
  */
 export function adoptWatermark(store: ZoneStore, watermark: number): number {
+  // The usual Welcome: the watermark is the one stored, and nothing needs restamping. Writing it
+  // again would cost a durable commit (an fsync) on every connect, a first sync's included.
+  if (watermark === store.upstreamAcked() && watermark <= store.zoneRevision()) return 0;
   return store.transaction(() => {
     const restamped = watermark > store.zoneRevision() ? store.restampOwned(watermark) : 0;
     store.setUpstreamAcked(watermark);

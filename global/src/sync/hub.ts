@@ -56,7 +56,10 @@ export function createSyncHub(options: SyncHubOptions) {
   let closed = false;
   const snapshots = createSnapshotCache(store);
   // Built at start-up, so the first zones to connect after a restart are not the ones that wait.
-  snapshots.warm((error) => log.error({ err: error }, "building the snapshot cache failed; snapshots will retry"));
+  snapshots.warm({
+    onBuilt: (resources, ms) => log.info({ resources, ms: Math.round(ms) }, "snapshot cache built"),
+    onError: (error) => log.error({ err: error }, "building the snapshot cache failed; snapshots will retry"),
+  });
 
   /**
    * The batch after `from`: every key changed in (from, to], latest state, deletes as tombstones.

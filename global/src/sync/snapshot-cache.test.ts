@@ -80,6 +80,17 @@ describe("snapshot cache", () => {
     expect(names(snapshot)).toEqual(["a", "b", "c"]);
   });
 
+  it("warm() builds in the background and says how many resources it cached", async () => {
+    const t = setup();
+    for (const name of ["a", "b", "c"]) t.put(name);
+    const built = await new Promise<{ resources: number; ms: number }>((resolve, reject) =>
+      t.cache.warm({ onBuilt: (resources, ms) => resolve({ resources, ms }), onError: reject }),
+    );
+    expect(built.resources).toBe(3);
+    expect(built.ms).toBeGreaterThanOrEqual(0);
+    expect(t.cache.size()).toBe(3);
+  });
+
   it("catches up from the change log: updates, deletes and creates since the last snapshot", async () => {
     const t = setup();
     for (const name of ["a", "b", "c"]) t.put(name);

@@ -139,11 +139,23 @@ export function createSnapshotCache(store: SqliteStore) {
   }
 
   return {
-    /** Starts building in the background (at start-up, so the first zone does not wait for it). */
-    warm(onError: (error: unknown) => void): void {
-      ensureBuilt().catch((error: unknown) => {
-        if (!closed) onError(error);
-      });
+    /**
+     * Starts building in the background (at start-up, so the first zone does not wait for it).
+     * `onBuilt` gets the number of resources cached and how long the build took.
+     */
+    warm(callbacks: {
+      readonly onBuilt: (resources: number, ms: number) => void;
+      readonly onError: (error: unknown) => void;
+    }): void {
+      const startedAt = performance.now();
+      ensureBuilt().then(
+        () => {
+          if (!closed) callbacks.onBuilt(entries?.size ?? 0, performance.now() - startedAt);
+        },
+        (error: unknown) => {
+          if (!closed) callbacks.onError(error);
+        },
+      );
     },
 
     /** Every live resource at the current head. Synchronous once built: nothing commits in between. */

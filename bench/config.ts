@@ -48,7 +48,7 @@ export interface Profile {
 export const FULL: Profile = {
   name: "full",
   sizes: [1000, 10_000, 100_000],
-  firstSyncRuns: (n) => (n >= 100_000 ? 3 : 5),
+  firstSyncRuns: (n) => (n >= 100_000 ? 5 : 9),
   resumeChanges: (n) => (n >= 100_000 ? [0, 100, 10_000] : [0, 100]),
   resumeRuns: (k) => (k >= 10_000 ? 2 : 5),
   propagation: { n: 100_000, zones: 10, rates: [200, 1000], seconds: 30 },

@@ -4,8 +4,8 @@
 // Mooring: a global whose database holds N services, measured once it has built its snapshot cache
 // (logged as "snapshot cache built").
 // - First sync: a new zone process; from its "listening" line (its sync client starts right after)
-//   to its "synced" line (the snapshot applied in one SQLite transaction, committed, acknowledged),
-//   both stamped by the zone's clock.
+//   to its "synced" line (the snapshot stored message by message, made visible by the commit that
+//   stores the cursor, acknowledged), both stamped by the zone's clock.
 // - Resume: one zone process stays up; its connection is cut and refused while k services change,
 //   then let through. From the "connecting" line of the attempt that succeeds to "synced" (the
 //   reconnect backoff's wait is not counted).

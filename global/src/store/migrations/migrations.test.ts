@@ -16,13 +16,19 @@ afterEach(() => {
 
 const body = { labels: { app: "a" }, spec: { ports: [{ port: 8080 }] } };
 
+/** A database as an earlier release left it: migrations up to `version` applied, in a temp dir. */
+function databaseAt(version: number) {
+  const dir = mkdtempSync(join(tmpdir(), "mooring-migrate-"));
+  dirs.push(dir);
+  const path = join(dir, "global.db");
+  const old = openSqlite({ path, synchronous: "normal", migrations: MIGRATIONS.filter((m) => m.version <= version) });
+  return { path, old };
+}
+
 describe("migrations", () => {
   it("migration 4 keeps every row of a schema-3 database, and what comes after continues from it", () => {
-    const dir = mkdtempSync(join(tmpdir(), "mooring-migrate-"));
-    dirs.push(dir);
-    const path = join(dir, "global.db");
     // A database as the previous release left it: migrations 1-3, with leases, events and a cursor.
-    const old = openSqlite({ path, synchronous: "normal", migrations: MIGRATIONS.filter((m) => m.version <= 3) });
+    const { path, old } = databaseAt(3);
     old.exec(`
       INSERT INTO vip_leases (ip, ip_key, family, mesh, zone, name, state, pinned, leased_at, released_at) VALUES
         ('241.0.0.1', 'f1000001', 4, 'default', '', 'a', 'bound', 0, 1, NULL),
@@ -57,10 +63,7 @@ describe("migrations", () => {
   });
 
   it("migration 5 keys leases by address and keeps every lease, its state and its uniqueness", () => {
-    const dir = mkdtempSync(join(tmpdir(), "mooring-migrate-"));
-    dirs.push(dir);
-    const path = join(dir, "global.db");
-    const old = openSqlite({ path, synchronous: "normal", migrations: MIGRATIONS.filter((m) => m.version <= 4) });
+    const { path, old } = databaseAt(4);
     old.exec(`
       INSERT INTO vip_leases (ip, ip_key, family, mesh, zone, name, state, pinned, leased_at, released_at) VALUES
         ('241.0.0.1', 'f1000001', 4, 'default', '', 'a', 'bound', 0, 1, NULL),

@@ -123,6 +123,7 @@ function measured<T, R>(fn: (value: T) => R, size: (value: T, result: R) => numb
 export function createServiceDefinition<S extends DescService>(
   service: S,
   sizes: MessageSizes = {},
+  decodeResponse?: (bytes: Buffer) => unknown,
 ): grpc.ServiceDefinition<GrpcImplementation<S>> {
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const encoded = (_: unknown, bytes: Buffer) => bytes.byteLength;
@@ -137,7 +138,7 @@ export function createServiceDefinition<S extends DescService>(
       requestSerialize: measured(serializer(method.input) as (value: unknown) => Buffer, encoded, sizes.request),
       requestDeserialize: measured(tolerantDeserializer(method.input), decoded, sizes.request),
       responseSerialize: measured(serializer(method.output) as (value: unknown) => Buffer, encoded, sizes.response),
-      responseDeserialize: measured(deserializer(method.output), decoded, sizes.response),
+      responseDeserialize: measured(decodeResponse ?? deserializer(method.output), decoded, sizes.response),
       originalName: method.localName,
     };
   }
@@ -163,9 +164,15 @@ export function createClient<S extends DescService>(
   credentials: grpc.ChannelCredentials,
   options?: grpc.ClientOptions,
   sizes?: MessageSizes,
+  /**
+   * Decodes every response frame instead of the generated message's decoder; the client's calls then
+   * yield what it returns, whatever their declared type. The zone's sync client decodes Changes
+   * frames straight into rows with it.
+   */
+  decodeResponse?: (bytes: Buffer) => unknown,
 ): GrpcClient<S> {
   const Constructor = grpc.makeGenericClientConstructor(
-    createServiceDefinition(service, sizes) as grpc.ServiceDefinition,
+    createServiceDefinition(service, sizes, decodeResponse) as grpc.ServiceDefinition,
     service.typeName,
   );
   return new Constructor(address, credentials, options) as unknown as GrpcClient<S>;

@@ -7,6 +7,10 @@
 // unknown field from a newer global, a merge, a malformed or truncated frame) makes it give up, and
 // the frame goes through `fromBinary`, which keeps unknown fields and reports errors as it always
 // did. So a frame decodes to exactly what `fromBinary` returns (changes-decoder.test.ts checks it).
+//
+// The zone goes one step further for the frames it can: its rows decoder (zone/src/sync/
+// rows-decoder.ts) reads them with this file's WireReader straight into the rows it stores, and
+// leaves the rest (a refused resource, say) to this decoder.
 import { fromBinary } from "@bufbuild/protobuf";
 import type {
   MeshService,
@@ -25,17 +29,34 @@ const LENGTH_DELIMITED = 2;
 const CHANGES_TAG = (2 << 3) | LENGTH_DELIMITED;
 
 /** The fast path does not handle this frame; `fromBinary` does. Thrown without a stack. */
-const UNUSUAL: Error = Object.freeze(Object.assign(Object.create(Error.prototype) as Error, { message: "unusual" }));
+export const UNUSUAL: Error = Object.freeze(
+  Object.assign(Object.create(Error.prototype) as Error, { message: "unusual" }),
+);
 
 // Non-ASCII strings only; `fatal` so that invalid UTF-8 falls back to fromBinary's own handling.
 // Like protobuf-es's decoder it drops a leading byte-order mark.
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+// One character per byte, so a non-ASCII byte is a character from U+0080 to U+00FF.
+const NON_ASCII = /[\u0080-\u00ff]/;
 
-/** Reads one frame; every method throws UNUSUAL on anything the fast path does not handle. */
-class Reader {
+/**
+ * Reads one frame; every method throws UNUSUAL on anything the fast path does not handle. Exported
+ * for the zone, which decodes Changes frames straight into the rows it stores.
+ */
+export class WireReader {
   pos = 0;
+  /**
+   * The whole frame, one latin1 character per byte. Strings are cut from it with `substring`, which
+   * stays inside V8: a `toString("latin1")` per field (about 110,000 of them for 10,000 services)
+   * crossed into C++ each time, and checking every byte for non-ASCII in JS was a loop of its own.
+   * A cut of 13 characters or more refers to this text rather than copying; the rows a frame becomes
+   * are written to SQLite and dropped, so nothing keeps a frame's text alive for long.
+   */
+  private readonly text: string;
 
-  constructor(readonly buf: Buffer) {}
+  constructor(readonly buf: Buffer) {
+    this.text = buf.toString("latin1");
+  }
 
   /** A one-byte tag (field numbers 1-15) with the expected wire type; returns the field number. */
   tag(end: number): number {
@@ -57,7 +78,15 @@ class Reader {
     return BigInt(this.varint(7));
   }
 
-  /** A varint of at most `maxBytes` bytes, as a number (exact: maxBytes is at most 7). */
+  /** A uint64 of at most 2^53-1, as a number (`Number.isSafeInteger`): a larger one is UNUSUAL. */
+  safeUint64(): number {
+    // Eight bytes hold 56 bits. A sum past 2^53 may round, but never to a safe integer.
+    const value = this.varint(8);
+    if (value > Number.MAX_SAFE_INTEGER) throw UNUSUAL;
+    return value;
+  }
+
+  /** A varint of at most `maxBytes` bytes, as a number (exact below 2^53). */
   private varint(maxBytes: number): number {
     const buf = this.buf;
     let value = 0;
@@ -89,27 +118,23 @@ class Reader {
 
   string(): string {
     const end = this.length();
-    const buf = this.buf;
     const start = this.pos;
     this.pos = end;
-    for (let i = start; i < end; i++) {
-      if ((buf[i] as number) >= 0x80) {
-        try {
-          return utf8.decode(buf.subarray(start, end));
-        } catch {
-          throw UNUSUAL;
-        }
-      }
+    const text = this.text.substring(start, end);
+    if (!NON_ASCII.test(text)) return text;
+    try {
+      return utf8.decode(this.buf.subarray(start, end));
+    } catch {
+      throw UNUSUAL;
     }
-    return buf.toString("latin1", start, end);
   }
 }
 
-function wire(tag: number): number {
+export function wire(tag: number): number {
   return tag & 7;
 }
 
-function resourceKey(r: Reader, end: number): ResourceKey {
+function resourceKey(r: WireReader, end: number): ResourceKey {
   const key: ResourceKey = { $typeName: "mooring.v1.ResourceKey", type: "", mesh: "", zone: "", name: "" };
   while (r.pos < end) {
     const tag = r.tag(end);
@@ -136,7 +161,7 @@ function resourceKey(r: Reader, end: number): ResourceKey {
 }
 
 /** One map<string, string> entry into `map`; a missing key or value is "", as protobuf-es reads it. */
-function mapEntry(r: Reader, map: Record<string, string>): void {
+function mapEntry(r: WireReader, map: Record<string, string>): void {
   const end = r.length();
   let key = "";
   let value = "";
@@ -151,7 +176,7 @@ function mapEntry(r: Reader, map: Record<string, string>): void {
   map[key] = value;
 }
 
-function selector(r: Reader, end: number): MeshServiceSelector {
+function selector(r: WireReader, end: number): MeshServiceSelector {
   const message: MeshServiceSelector = {
     $typeName: "mooring.v1.MeshServiceSelector",
     dataplaneTags: {},
@@ -168,7 +193,7 @@ function selector(r: Reader, end: number): MeshServiceSelector {
   return message;
 }
 
-function port(r: Reader, end: number): MeshServicePort {
+function port(r: WireReader, end: number): MeshServicePort {
   const message: MeshServicePort = {
     $typeName: "mooring.v1.MeshServicePort",
     name: "",
@@ -199,7 +224,7 @@ function port(r: Reader, end: number): MeshServicePort {
   return message;
 }
 
-function identity(r: Reader, end: number): MeshServiceIdentity {
+function identity(r: WireReader, end: number): MeshServiceIdentity {
   const message: MeshServiceIdentity = { $typeName: "mooring.v1.MeshServiceIdentity", type: "", value: "" };
   while (r.pos < end) {
     const tag = r.tag(end);
@@ -212,7 +237,7 @@ function identity(r: Reader, end: number): MeshServiceIdentity {
   return message;
 }
 
-function spec(r: Reader, end: number): MeshServiceSpec {
+function spec(r: WireReader, end: number): MeshServiceSpec {
   const message: MeshServiceSpec = { $typeName: "mooring.v1.MeshServiceSpec", ports: [], identities: [] };
   while (r.pos < end) {
     const tag = r.tag(end);
@@ -237,7 +262,7 @@ function spec(r: Reader, end: number): MeshServiceSpec {
   return message;
 }
 
-function vip(r: Reader, end: number): Vip {
+function vip(r: WireReader, end: number): Vip {
   const message: Vip = { $typeName: "mooring.v1.Vip", ip: "" };
   while (r.pos < end) {
     const tag = r.tag(end);
@@ -248,7 +273,7 @@ function vip(r: Reader, end: number): Vip {
   return message;
 }
 
-function meshService(r: Reader, end: number): MeshService {
+function meshService(r: WireReader, end: number): MeshService {
   const message: MeshService = {
     $typeName: "mooring.v1.MeshService",
     labels: {},
@@ -295,7 +320,7 @@ function meshService(r: Reader, end: number): MeshService {
   return message;
 }
 
-function changes(r: Reader, end: number): Changes {
+function changes(r: WireReader, end: number): Changes {
   const message: Changes = {
     $typeName: "mooring.v1.Changes",
     fromRevision: 0n,
@@ -335,7 +360,7 @@ function changes(r: Reader, end: number): Changes {
  * anything else. Exported for tests; use `decodeSyncResponse`.
  */
 export function decodeChangesFrame(bytes: Buffer): SyncResponse {
-  const r = new Reader(bytes);
+  const r = new WireReader(bytes);
   const tag = r.tag(bytes.length);
   if (tag !== CHANGES_TAG) throw UNUSUAL;
   const end = r.length();

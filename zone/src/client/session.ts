@@ -11,7 +11,6 @@ import {
   ResourceErrorSchema,
   type SyncRequest,
   SyncRequestSchema,
-  type SyncResponse,
   SyncResponseSchema,
   type UpstreamAck,
   type Welcome,
@@ -24,6 +23,7 @@ import type { Applier, SessionApplier } from "../sync/apply.js";
 import { safeNumber } from "../sync/decode.js";
 import { inventoryChunks } from "../sync/inventory.js";
 import { type SessionMode, sessionMode } from "../sync/mode.js";
+import { type DecodedChanges, isDecodedChanges, type SyncFrame } from "../sync/rows-decoder.js";
 import { adoptWatermark, applyUpstreamAck, nextUpstreamChunk, type UpstreamChunk } from "../sync/upstream.js";
 import type { SyncEvents } from "./events.js";
 import type { StreamEnd } from "./retry.js";
@@ -111,7 +111,7 @@ export function startSession(options: SessionOptions): Session {
     resolveDone = resolve;
   });
 
-  const inbox: SyncResponse[] = [];
+  const inbox: SyncFrame[] = [];
   let handling = false;
   let lastReceivedAt = Date.now();
 
@@ -156,7 +156,8 @@ export function startSession(options: SessionOptions): Session {
     });
   }
 
-  call.on("data", (response: SyncResponse) => {
+  // Frames as decodeSyncFrame returns them: Changes frames mostly as rows already.
+  call.on("data", (response: SyncFrame) => {
     lastReceivedAt = Date.now();
     inbox.push(response);
     if (inbox.length >= INBOX_HIGH) call.pause();
@@ -229,7 +230,13 @@ export function startSession(options: SessionOptions): Session {
     }
   }
 
-  async function handle(response: SyncResponse): Promise<void> {
+  async function handle(frame: SyncFrame): Promise<void> {
+    if (isDecodedChanges(frame)) {
+      if (phase === "hello") throw new ProtocolError("the first message was changes, not Welcome");
+      if (log.isLevelEnabled("trace")) log.trace({ message: { changes: { ...frame, kind: undefined } } }, "received");
+      return onChanges(frame);
+    }
+    const response = frame;
     if (log.isLevelEnabled("trace")) log.trace({ message: toJson(SyncResponseSchema, response) }, "received");
     const message = response.message;
     if (phase === "hello" && message.case !== "welcome") {
@@ -335,7 +342,7 @@ export function startSession(options: SessionOptions): Session {
     await upstream;
   }
 
-  async function onChanges(changes: Changes): Promise<void> {
+  async function onChanges(changes: Changes | DecodedChanges): Promise<void> {
     if (!applier || !mode) throw new ProtocolError("Changes before Welcome");
     const outcome = applier.apply(changes);
     if (!outcome.ok) throw new ProtocolError(outcome.reason);

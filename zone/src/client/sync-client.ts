@@ -11,6 +11,7 @@ import type { SyncState, ZoneMetrics } from "../metrics.js";
 import type { ZoneStore } from "../store/zone-store.js";
 import { type Applier, type ChangesListener, createApplier } from "../sync/apply.js";
 import { SESSION_MODES, type SessionMode } from "../sync/mode.js";
+import { decodeSyncFrame } from "../sync/rows-decoder.js";
 import { VERSION } from "../version.js";
 import { channelSecurity, type ZoneCredentialSettings, zoneToken } from "./credentials.js";
 import { createEmitter, type SyncEventEmitter, type SyncEvents } from "./events.js";
@@ -139,6 +140,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
           "grpc.enable_channelz": 0,
         },
         messageSizes,
+        decodeSyncFrame,
       );
       const current = startSession({
         client,

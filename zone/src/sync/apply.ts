@@ -17,6 +17,7 @@ import type { SyncCursor, SyncedKey, SyncedRow } from "../store/types.js";
 import type { ZoneStore } from "../store/zone-store.js";
 import { decodeKey, decodeMeshService, describeProblems, keyString, safeNumber } from "./decode.js";
 import type { SessionMode } from "./mode.js";
+import { type DecodedChanges, isDecodedChanges } from "./rows-decoder.js";
 
 /** What consumers receive after each committed batch. */
 export type ChangesEvent =
@@ -50,7 +51,8 @@ export type ApplyOutcome =
   | { readonly ok: false; readonly reason: string };
 
 export interface SessionApplier {
-  apply(changes: Changes): ApplyOutcome;
+  /** A Changes message, or one rows-decoder.ts decoded into rows (every resource in it valid). */
+  apply(changes: Changes | DecodedChanges): ApplyOutcome;
   /** True once the session's first batch (snapshot, catch-up or reconcile) is complete. */
   readonly initialDone: boolean;
 }
@@ -92,7 +94,8 @@ interface DecodedMessage {
   readonly deletes: readonly SyncedKey[];
 }
 
-function decodeMessage(message: Changes, errors: ResourceError[]): DecodedMessage {
+function decodeMessage(message: Changes | DecodedChanges, errors: ResourceError[]): DecodedMessage {
+  if (isDecodedChanges(message)) return message;
   const upserts: SyncedRow[] = [];
   for (const upsert of message.upserts) {
     const decoded = decodeMeshService(upsert);
@@ -171,9 +174,10 @@ export function createApplier(store: ZoneStore, logger: Logger) {
           return initialDone;
         },
 
-        apply(changes: Changes): ApplyOutcome {
-          const from = safeNumber(changes.fromRevision);
-          const to = safeNumber(changes.toRevision);
+        apply(changes: Changes | DecodedChanges): ApplyOutcome {
+          const decoded = isDecodedChanges(changes);
+          const from = decoded ? changes.fromRevision : safeNumber(changes.fromRevision);
+          const to = decoded ? changes.toRevision : safeNumber(changes.toRevision);
           const problem = check(from, to);
           if (problem !== undefined || from === undefined || to === undefined) {
             return { ok: false, reason: problem ?? "unreachable" };

@@ -1,20 +1,16 @@
-// decodeMeshService's fast path against the slow path it stands in for. For any message, a row from
-// the fast path is the slow path's row, down to the JSON text the store keeps and compares; and
-// decodeMeshService answers exactly what the slow path answers (the row, or the same problems).
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { type MeshService, MeshServiceSchema } from "@mooring/proto";
+// The rows decoder (rows-decoder.ts) against the general path it stands in for: the frame decoded as
+// a message, its resource checked by decodeMeshService. For any resource sent in a Changes frame, a
+// row from the rows decoder is the general path's row, down to the JSON text the store keeps and
+// compares; and it takes every resource the global publishes.
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { decodeSyncResponse, type MeshService, MeshServiceSchema, SyncResponseSchema } from "@mooring/proto";
 import { APP_PROTOCOLS, IDENTITY_TYPES, MESH_SERVICE } from "@mooring/shared";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { SyncedRow } from "../store/types.js";
 import { meshService } from "../test-support.js";
-import {
-  type Decoded,
-  decodeMeshService,
-  decodeMeshServiceFast,
-  decodeMeshServiceSlow,
-  describeProblems,
-} from "./decode.js";
+import { type Decoded, decodeMeshService, describeProblems } from "./decode.js";
+import { decodeChangesRows } from "./rows-decoder.js";
 
 /** What `create(MeshServiceSchema, ...)` is given; plain objects, so mutations can reach every field. */
 interface Init {
@@ -34,8 +30,8 @@ interface Init {
   modificationTimeUnixMs: bigint;
 }
 
-// Valid values. Free text has no surrogates: a well-formed pair is valid but the fast path leaves it
-// to the slow one, and this generator's resources must all take the fast path.
+// Valid values. Free text has no surrogates: a well-formed pair is valid but the rows decoder leaves
+// it to the general path, and this generator's resources must all take the rows decoder.
 const dnsLabel = fc.oneof(
   fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,6}[a-z0-9])?$/),
   fc.constantFrom("default", "a", "0", "a--b", "x".repeat(63)),
@@ -328,49 +324,93 @@ const anyMessage = fc.tuple(validParts, fc.array(mutation, { maxLength: 3 })).ma
   return create(MeshServiceSchema, init);
 });
 
-/** `fast` is the slow path's row: equal objects, and the same JSON text for what the store keeps. */
-function expectSlowRow(fast: SyncedRow, slow: Decoded<SyncedRow>): void {
-  if (!slow.ok)
-    throw new Error(`the fast path took a resource the slow path refuses: ${describeProblems(slow.problems)}`);
-  expect(fast).toStrictEqual(slow.value);
-  expect(JSON.stringify(fast.labels)).toBe(JSON.stringify(slow.value.labels));
-  expect(JSON.stringify(fast.spec)).toBe(JSON.stringify(slow.value.spec));
-  expect(JSON.stringify(fast.vips)).toBe(JSON.stringify(slow.value.vips));
-  expect(JSON.stringify(fast)).toBe(JSON.stringify(slow.value));
+/** `message` alone in a Changes frame, as the global sends it; undefined when it cannot be encoded. */
+function frameOf(message: MeshService): Buffer | undefined {
+  const response = create(SyncResponseSchema, {
+    message: { case: "changes", value: { fromRevision: 0n, toRevision: 1n, upserts: [message], last: true } },
+  });
+  try {
+    return Buffer.from(toBinary(SyncResponseSchema, response));
+  } catch {
+    // A value no encoder writes (a negative uint64, a port that is not an integer): never on the wire.
+    return undefined;
+  }
 }
 
-describe("decodeMeshService's fast path", () => {
-  it("takes every valid resource, with the slow path's row", () => {
+function encoded(message: MeshService): Buffer {
+  const frame = frameOf(message);
+  if (frame === undefined) throw new Error("the message does not encode");
+  return frame;
+}
+
+/** The rows decoder's row for the frame's one resource, or undefined when it leaves the frame alone. */
+function fastRow(frame: Buffer): SyncedRow | undefined {
+  return decodeChangesRows(frame)?.upserts[0];
+}
+
+/** The general path: the frame decoded as a message, its one resource checked by decodeMeshService. */
+function generalRow(frame: Buffer): Decoded<SyncedRow> {
+  const response = decodeSyncResponse(frame);
+  if (response.message.case !== "changes") throw new Error("not a Changes frame");
+  return decodeMeshService(response.message.value.upserts[0] as MeshService);
+}
+
+/** `fast` is the general path's row: equal objects, and the same JSON text for what the store keeps. */
+function expectGeneralRow(fast: SyncedRow, general: Decoded<SyncedRow>): void {
+  if (!general.ok) {
+    throw new Error(`the rows decoder took a resource the general path refuses: ${describeProblems(general.problems)}`);
+  }
+  expect(fast).toStrictEqual(general.value);
+  expect(JSON.stringify(fast.labels)).toBe(JSON.stringify(general.value.labels));
+  expect(JSON.stringify(fast.spec)).toBe(JSON.stringify(general.value.spec));
+  expect(JSON.stringify(fast.vips)).toBe(JSON.stringify(general.value.vips));
+  expect(JSON.stringify(fast)).toBe(JSON.stringify(general.value));
+}
+
+describe("the rows decoder", () => {
+  it("takes every valid resource, with the general path's row", () => {
     fc.assert(
       fc.property(valid, (message) => {
-        const slow = decodeMeshServiceSlow(message);
-        const fast = decodeMeshServiceFast(message);
+        const frame = encoded(message);
+        const fast = fastRow(frame);
         if (fast === undefined) {
-          throw new Error(`the fast path left a resource to the slow path, which says ${JSON.stringify(slow)}`);
+          throw new Error(
+            `the rows decoder left a resource alone; the general path says ${JSON.stringify(generalRow(frame))}`,
+          );
         }
-        expectSlowRow(fast, slow);
+        expectGeneralRow(fast, generalRow(frame));
       }),
       { numRuns: 1000 },
     );
   });
 
-  it("returns the slow path's row or nothing for any message, and decodeMeshService answers as the slow path", () => {
+  it("returns the general path's row or nothing for any resource", () => {
+    let taken = 0;
+    let left = 0;
     fc.assert(
       fc.property(anyMessage, (message) => {
-        const slow = decodeMeshServiceSlow(message);
-        const fast = decodeMeshServiceFast(message);
-        if (fast !== undefined) expectSlowRow(fast, slow);
-        expect(decodeMeshService(message)).toStrictEqual(slow);
+        const frame = frameOf(message);
+        if (frame === undefined) return;
+        const fast = fastRow(frame);
+        if (fast === undefined) {
+          left++;
+          return;
+        }
+        taken++;
+        expectGeneralRow(fast, generalRow(frame));
       }),
       { numRuns: 3000 },
     );
+    // Both ways are exercised: mutations leave many resources valid, and refuse many.
+    expect(taken).toBeGreaterThan(300);
+    expect(left).toBeGreaterThan(300);
   });
 });
 
-describe("decodeMeshService", () => {
-  it("takes a resource as the global publishes it the fast way", () => {
+describe("decoding a resource", () => {
+  it("takes a resource as the global publishes it into a row directly", () => {
     const message = meshService("web", { vips: ["241.0.0.1"], labels: { app: "web", team: "payments" } });
-    expect(decodeMeshServiceFast(message)).toStrictEqual({
+    expect(fastRow(encoded(message))).toStrictEqual({
       type: "MeshService",
       mesh: "default",
       zone: "",
@@ -385,7 +425,7 @@ describe("decodeMeshService", () => {
     });
   });
 
-  it("takes tags, identities, a digits targetPort and IPv4 and IPv6 VIPs the fast way, in the stored key order", () => {
+  it("takes tags, identities, a digits targetPort and IPv4 and IPv6 VIPs into a row, in the stored key order", () => {
     const message = create(MeshServiceSchema, {
       key: { type: MESH_SERVICE, mesh: "default", zone: "east", name: "web" },
       labels: { "kuma.io/zone": "east", app: "web" },
@@ -406,7 +446,8 @@ describe("decodeMeshService", () => {
       creationTimeUnixMs: 1_767_225_600_000n,
       modificationTimeUnixMs: 1_767_225_600_001n,
     });
-    const row = decodeMeshServiceFast(message);
+    const frame = encoded(message);
+    const row = fastRow(frame);
     expect(JSON.stringify(row)).toBe(
       JSON.stringify({
         type: "MeshService",
@@ -432,15 +473,15 @@ describe("decodeMeshService", () => {
         modificationTime: 1_767_225_600_001,
       }),
     );
-    expect(decodeMeshService(message)).toStrictEqual(decodeMeshServiceSlow(message));
+    expect(generalRow(frame)).toStrictEqual({ ok: true, value: row });
   });
 
-  it("drops an empty selector the fast way, and keeps a selector by dataplane name", () => {
-    expect(decodeMeshServiceFast(withSpec({ selector: {}, ports: [{ port: 80 }] }))?.spec).toStrictEqual({
+  it("drops an empty selector, and keeps a selector by dataplane name", () => {
+    expect(fastRow(encoded(withSpec({ selector: {}, ports: [{ port: 80 }] })))?.spec).toStrictEqual({
       ports: [{ port: 80, appProtocol: "tcp" }],
     });
     const byName = withSpec({ selector: { dataplaneRefName: "web-1" }, ports: [{ port: 80 }] });
-    expect(decodeMeshServiceFast(byName)?.spec).toStrictEqual({
+    expect(fastRow(encoded(byName))?.spec).toStrictEqual({
       ports: [{ port: 80, appProtocol: "tcp" }],
       selector: { dataplaneRef: { name: "web-1" } },
     });
@@ -468,7 +509,9 @@ describe("decodeMeshService", () => {
         const message = withSpec({ ports: [{ port: 80 }] });
         message.contentHash = contentHash;
         const decoded = decodeMeshService(message);
-        expect(decoded.ok).toBe(/^[0-9a-f]{64}$/.test(contentHash));
+        const valid = /^[0-9a-f]{64}$/.test(contentHash);
+        expect(decoded.ok).toBe(valid);
+        expect(fastRow(encoded(message)) !== undefined).toBe(valid);
         if (!decoded.ok) {
           refused++;
           expect(decoded.problems.map((problem) => problem.field)).toEqual(["contentHash"]);
@@ -479,18 +522,18 @@ describe("decodeMeshService", () => {
     expect(refused).toBeGreaterThan(100);
   });
 
-  it("names the field of a refused resource, which the fast path leaves alone", () => {
+  it("names the field of a refused resource, which the rows decoder leaves alone", () => {
     const message = meshService("web", { port: 0 });
-    expect(decodeMeshServiceFast(message)).toBeUndefined();
+    expect(fastRow(encoded(message))).toBeUndefined();
     expect(decodeMeshService(message)).toStrictEqual({
       ok: false,
       problems: [{ field: "spec.ports[0].port", reason: "must be 1-65535" }],
     });
   });
 
-  it("takes a surrogate pair in a tag value the slow way, and refuses a lone one", () => {
+  it("takes a surrogate pair in a tag value the general way, and refuses a lone one", () => {
     const pair = withSpec({ selector: { dataplaneTags: { mood: "😀" } }, ports: [{ port: 80 }] });
-    expect(decodeMeshServiceFast(pair)).toBeUndefined();
+    expect(fastRow(encoded(pair))).toBeUndefined();
     expect(decodeMeshService(pair)).toMatchObject({
       ok: true,
       value: { spec: { selector: { dataplaneTags: { mood: "😀" } } } },

@@ -103,6 +103,28 @@ export class WireReader {
     throw UNUSUAL;
   }
 
+  /** `stringPair`'s strings: fields 1 and 2 of the message it read last. */
+  first = "";
+  second = "";
+
+  /**
+   * A message of two string fields, 1 and 2 (a map<string, string> entry, an identity), ending at
+   * `end`, into `first` and `second`; a missing one is "", as protobuf-es reads it.
+   */
+  stringPair(end: number): void {
+    let first = "";
+    let second = "";
+    while (this.pos < end) {
+      const tag = this.tag(end);
+      if (tag === ((1 << 3) | LENGTH_DELIMITED)) first = this.string();
+      else if (tag === ((2 << 3) | LENGTH_DELIMITED)) second = this.string();
+      else throw UNUSUAL;
+    }
+    if (this.pos !== end) throw UNUSUAL;
+    this.first = first;
+    this.second = second;
+  }
+
   bool(): boolean {
     const value = this.uint32();
     return value !== 0;
@@ -162,18 +184,8 @@ function resourceKey(r: WireReader, end: number): ResourceKey {
 
 /** One map<string, string> entry into `map`; a missing key or value is "", as protobuf-es reads it. */
 function mapEntry(r: WireReader, map: Record<string, string>): void {
-  const end = r.length();
-  let key = "";
-  let value = "";
-  while (r.pos < end) {
-    const tag = r.tag(end);
-    if (wire(tag) !== LENGTH_DELIMITED) throw UNUSUAL;
-    if (tag >>> 3 === 1) key = r.string();
-    else if (tag >>> 3 === 2) value = r.string();
-    else throw UNUSUAL;
-  }
-  if (r.pos !== end) throw UNUSUAL;
-  map[key] = value;
+  r.stringPair(r.length());
+  map[r.first] = r.second;
 }
 
 function selector(r: WireReader, end: number): MeshServiceSelector {
@@ -225,16 +237,8 @@ function port(r: WireReader, end: number): MeshServicePort {
 }
 
 function identity(r: WireReader, end: number): MeshServiceIdentity {
-  const message: MeshServiceIdentity = { $typeName: "mooring.v1.MeshServiceIdentity", type: "", value: "" };
-  while (r.pos < end) {
-    const tag = r.tag(end);
-    if (wire(tag) !== LENGTH_DELIMITED) throw UNUSUAL;
-    if (tag >>> 3 === 1) message.type = r.string();
-    else if (tag >>> 3 === 2) message.value = r.string();
-    else throw UNUSUAL;
-  }
-  if (r.pos !== end) throw UNUSUAL;
-  return message;
+  r.stringPair(end);
+  return { $typeName: "mooring.v1.MeshServiceIdentity", type: r.first, value: r.second };
 }
 
 function spec(r: WireReader, end: number): MeshServiceSpec {

@@ -150,19 +150,10 @@ function resourceKey(r: WireReader, end: number): SyncedKey {
  * object. Values are checked by the caller once the map is complete.
  */
 function mapEntry(r: WireReader, map: Record<string, string>): void {
-  const end = r.length();
-  let key = "";
-  let value = "";
-  while (r.pos < end) {
-    const tag = r.tag(end);
-    if (wire(tag) !== LENGTH_DELIMITED) throw UNUSUAL;
-    if (tag >>> 3 === 1) key = r.string();
-    else if (tag >>> 3 === 2) value = r.string();
-    else throw UNUSUAL;
-  }
-  if (r.pos !== end) throw UNUSUAL;
+  r.stringPair(r.length());
+  const key = r.first;
   if (labelKeyProblem(key) !== undefined) throw UNUSUAL;
-  map[key] = value;
+  map[key] = r.second;
 }
 
 function meshService(r: WireReader, end: number): SyncedRow {
@@ -342,16 +333,9 @@ function port(r: WireReader, end: number): MeshServicePort {
 }
 
 function identity(r: WireReader, end: number): { type: IdentityType; value: string } {
-  let type = "";
-  let value = "";
-  while (r.pos < end) {
-    const tag = r.tag(end);
-    if (wire(tag) !== LENGTH_DELIMITED) throw UNUSUAL;
-    if (tag >>> 3 === 1) type = r.string();
-    else if (tag >>> 3 === 2) value = r.string();
-    else throw UNUSUAL;
-  }
-  if (r.pos !== end) throw UNUSUAL;
+  r.stringPair(end);
+  const type = r.first;
+  const value = r.second;
   if (!IDENTITY_TYPE_NAMES.includes(type) || value === "" || value.length > MAX_VALUE || SURROGATE.test(value)) {
     throw UNUSUAL;
   }

@@ -55,7 +55,7 @@ type Phase = "hello" | "inventory" | "initial" | "live" | "ended";
 
 interface InventoryState {
   /** What the zone holds, by key: its identity and `contentHash|vips`. */
-  readonly held: Map<string, { readonly id: ServiceIdentity; readonly fingerprint: string }>;
+  readonly held: Map<string, { readonly id: ServiceIdentity; readonly fingerprint: string; readonly revision: number }>;
   readonly claims: InventoryClaim[];
   readonly upstream: UpstreamChanges[];
 }
@@ -222,12 +222,17 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
     const { head, resources } = await hub.snapshots.snapshot();
     const builder = createBatchBuilder(0, head, hub.options.maxMessageBytes);
     const remaining = new Map(state.held);
+    // A zone that fell behind the compaction horizon counts revisions as this database does: a
+    // resource changed and changed back while it was away has its content and VIPs but an older
+    // revision, and gets the resource again (it stores the revision and reports no change). After
+    // a replaced database the zone's revisions mean nothing here, and the content decides alone.
+    const sameEpoch = hello?.cursor?.epoch === store.epoch;
     let same = 0;
     for (let i = 0; i < resources.length; i++) {
       const resource = resources[i] as CachedResource;
       const held = remaining.get(resource.key);
       remaining.delete(resource.key);
-      if (held?.fingerprint === resource.fingerprint) same++;
+      if (held?.fingerprint === resource.fingerprint && (!sameEpoch || held.revision === resource.revision)) same++;
       else builder.upsertLatin1(resource.encoded);
       if ((i + 1) % SEND_STEP !== 0) continue;
       await writeFrames(builder.take());
@@ -474,7 +479,11 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
         );
       }
       const vips = entry.vips.map((vip) => vip.ip);
-      inventory.held.set(keyText(parsed.id), { id: parsed.id, fingerprint: fingerprint(entry.contentHash, vips) });
+      inventory.held.set(keyText(parsed.id), {
+        id: parsed.id,
+        fingerprint: fingerprint(entry.contentHash, vips),
+        revision: Number(entry.revision),
+      });
       if (vips.length > 0) inventory.claims.push({ key: entry.key, vips, revision: Number(entry.revision) });
     }
     if (!value.last) return;

@@ -20,8 +20,10 @@ import { encodeMeshServiceLatin1 } from "./encode.js";
 export interface CachedResource {
   /** `keyText` of the resource. */
   readonly key: string;
-  /** `contentHash|vips`: equal when a zone's copy needs nothing. */
+  /** `contentHash|vips`: equal when a zone's copy has the same content and VIPs. */
   readonly fingerprint: string;
+  /** The revision the resource was last written at. */
+  readonly revision: number;
   /** The MeshService message, one latin1 character per byte (see `encodeMeshServiceLatin1`). */
   readonly encoded: string;
 }
@@ -77,6 +79,7 @@ function cached(key: string, row: ResourceWithVips): CachedResource {
   return {
     key,
     fingerprint: [row.contentHash, row.vips.join(",")].join("|"),
+    revision: row.revision,
     encoded: encodeMeshServiceLatin1(asRecord(row)),
   };
 }

@@ -455,6 +455,47 @@ describe("compaction", () => {
     expect(welcome(within).mode).toBe(SyncMode.INCREMENTAL);
     expect(names([batch as Changes])).toEqual(["s10", "s11", "s8", "s9"]);
   });
+
+  it("sends a zone behind the horizon a resource changed and changed back, so it takes the global's revision", async () => {
+    await global.close();
+    global = await startTestGlobal({ MOORING_CHANGELOG_MAX_ENTRIES: "5" });
+    const first = await putService(global.http, "default", "back");
+    await putService(global.http, "default", "back", 81);
+    const again = await putService(global.http, "default", "back");
+    const kept = await putService(global.http, "default", "kept");
+    for (let i = 0; i < 8; i++) await putService(global.http, "default", `s${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(again.contentHash).toBe(first.contentHash);
+    const revisionOf = (s: Record<string, unknown>) => BigInt(s.revision as number);
+    const vipOf = (s: Record<string, unknown>) =>
+      (s.status as { vips: Array<{ ip: string }> }).vips.map((v) => ({ ip: v.ip }));
+    const entry = (s: Record<string, unknown>, name: string, revision: bigint) => ({
+      key: { type: "MeshService", mesh: "default", name },
+      contentHash: s.contentHash as string,
+      vips: vipOf(s),
+      revision,
+    });
+    const epoch = welcomeEpoch(await readyz());
+
+    // The zone's copy of "back" is from before the change and the change back; "kept" is current.
+    const z = zone();
+    z.hello({ zone: "zone-1", cursor: { globalEpoch: epoch, revision: 1n } });
+    await z.until((r) => r.length >= 1);
+    expect(welcome(z).mode).toBe(SyncMode.RECONCILE);
+    const inventory = [entry(first, "back", revisionOf(first)), entry(kept, "kept", revisionOf(kept))];
+    z.send({ case: "inventory", value: { last: true, entries: inventory } });
+    const [batch] = await z.syncedBatches(1);
+    expect(names([batch as Changes]).filter((name) => !name.startsWith("s"))).toEqual(["back"]);
+    expect(batch?.upserts.find((u) => u.key?.name === "back")?.revision).toBe(revisionOf(again));
+
+    // After a replaced database the zone's revisions mean nothing here: content and VIPs decide.
+    const other = zone();
+    other.hello({ zone: "zone-2", cursor: { globalEpoch: randomUUID(), revision: 1n } });
+    await other.until((r) => r.length >= 1);
+    other.send({ case: "inventory", value: { last: true, entries: inventory } });
+    const [replaced] = await other.syncedBatches(1);
+    expect(names([replaced as Changes]).filter((name) => !name.startsWith("s"))).toEqual([]);
+  });
 });
 
 async function readyz(): Promise<Record<string, unknown>> {

@@ -54,7 +54,7 @@ export interface SyncSession {
 type Phase = "hello" | "inventory" | "initial" | "live" | "ended";
 
 interface InventoryState {
-  /** What the zone holds, by key: its identity and `contentHash|vips`. */
+  /** What the zone holds, by key: its identity, `contentHash|vips` and the revision it has. */
   readonly held: Map<string, { readonly id: ServiceIdentity; readonly fingerprint: string; readonly revision: number }>;
   readonly claims: InventoryClaim[];
   readonly upstream: UpstreamChanges[];
@@ -212,7 +212,10 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
   /** RECONCILE, once the zone's inventory is complete: adopt its VIPs if needed, then send the difference. */
   async function reconcile(state: InventoryState): Promise<void> {
     const zone = hello?.zone ?? "";
-    if (hello?.cursor && hello.cursor.epoch !== store.epoch) {
+    // A zone that fell behind the compaction horizon counts revisions as this database does; one
+    // whose cursor is from another epoch held a replaced database, whose VIPs are re-adopted first.
+    const sameEpoch = hello?.cursor?.epoch === store.epoch;
+    if (hello?.cursor && !sameEpoch) {
       const result = hub.options.zones.adopt(state.claims, `inventory of zone ${zone}`);
       for (const refusal of result.refused) log.warn(refusal, "VIP claim from a zone inventory refused");
       log.info({ adopted: result.adopted, held: result.held, refused: result.refused.length }, "VIPs re-adopted");
@@ -222,11 +225,9 @@ export function createSession(hub: SyncHub, call: SyncCall): SyncSession {
     const { head, resources } = await hub.snapshots.snapshot();
     const builder = createBatchBuilder(0, head, hub.options.maxMessageBytes);
     const remaining = new Map(state.held);
-    // A zone that fell behind the compaction horizon counts revisions as this database does: a
-    // resource changed and changed back while it was away has its content and VIPs but an older
-    // revision, and gets the resource again (it stores the revision and reports no change). After
-    // a replaced database the zone's revisions mean nothing here, and the content decides alone.
-    const sameEpoch = hello?.cursor?.epoch === store.epoch;
+    // In the same epoch a resource changed and changed back while the zone was away has its content
+    // and VIPs but an older revision, and goes again (the zone stores the revision and reports no
+    // change). After a replaced database the zone's revisions mean nothing here: content decides.
     let same = 0;
     for (let i = 0; i < resources.length; i++) {
       const resource = resources[i] as CachedResource;

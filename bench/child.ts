@@ -2,7 +2,7 @@
 // in test/helpers/process.ts) and etcd. Unlike the test helper, Node options can be put before the
 // bin (`--cpu-prof` is not allowed in NODE_OPTIONS), log lines can be observed as they arrive (for
 // propagation timing), and the peak RSS is read from /proc before the process is stopped.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 export type LogLine = Record<string, unknown>;
@@ -33,6 +33,8 @@ export interface Child {
   clearLog(): void;
   /** VmHWM and VmRSS from /proc/<pid>/status, in bytes. */
   memory(): { peakRss: number; rss: number };
+  /** CPU time used so far (user + system, all threads), from /proc/<pid>/stat. */
+  cpuMs(): number;
   /** The tail of stdout and stderr, for error messages. */
   describe(): string;
   /** SIGTERM (a clean exit writes `--cpu-prof` profiles), SIGKILL after `timeoutMs`. */
@@ -148,6 +150,9 @@ export function startChild(options: ChildOptions): Child {
     memory() {
       return readMemory(pid);
     },
+    cpuMs() {
+      return readCpuMs(pid);
+    },
     describe,
     async stop(timeoutMs = 30_000) {
       if (child.exitCode !== null || child.signalCode !== null) return exited;
@@ -182,6 +187,18 @@ export function readMemory(pid: number): { peakRss: number; rss: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
   return { peakRss: kib("VmHWM") * 1024, rss: kib("VmRSS") * 1024 };
+}
+
+let clockTicks: number | undefined;
+
+/** utime + stime of a live process (every thread), in milliseconds. */
+export function readCpuMs(pid: number): number {
+  clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which is in parentheses and may hold spaces): state is the first,
+  // utime the 12th and stime the 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
 }
 
 /** The `time` of a pino line (ISO with milliseconds) as epoch milliseconds. */

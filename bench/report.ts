@@ -2,7 +2,7 @@
 import type { Machine } from "./machine.js";
 import type { MemoryResult, PropagationResult } from "./scenarios/propagation.js";
 import type { SizeResult, SyncRun } from "./scenarios/sync.js";
-import type { LoadRun, ThroughputResult } from "./scenarios/throughput.js";
+import type { InProcessRun, LoadRun, ThroughputResult } from "./scenarios/throughput.js";
 import { max, median, ratio } from "./stats.js";
 
 export interface Results {
@@ -276,21 +276,26 @@ export function toMarkdown(results: Results): string {
       "",
     );
     const mooring = throughput.mooring?.perSecond ?? Number.NaN;
-    const row = (name: string, run: LoadRun | undefined, versus: boolean) => [
+    const cpu = (run: LoadRun | InProcessRun) =>
+      `${run.serverCores.toFixed(2)} / ${"clientCores" in run ? run.clientCores.toFixed(2) : "(same process)"}`;
+    const row = (name: string, run: LoadRun | InProcessRun | undefined, versus: boolean) => [
       name,
       rate(run?.perSecond),
       versus ? times(ratio(mooring, run?.perSecond ?? Number.NaN)) : "",
-      run ? `${run.serverCores.toFixed(2)} / ${run.clientCores.toFixed(2)}` : "–",
+      run ? cpu(run) : "–",
+      run && run.perSecond > 0 ? `${((run.serverCores / run.perSecond) * 1e6).toFixed(0)} µs` : "–",
       `${run?.failed ?? "–"}`,
     ];
     out.push(
       table(
-        ["system and client", "writes/s", "Mooring / this", "CPU server / client", "failed"],
+        ["system and client", "writes/s", "Mooring / this", "CPU server / client", "server CPU per write", "failed"],
         [
           row("Mooring, REST (`MOORING_DB_SYNC=full`, the default)", throughput.mooring, false),
           row("Mooring, REST, `MOORING_DB_SYNC=normal`", throughput.mooringDbSyncNormal, false),
           row("etcd, lean client (etcd-lean.ts)", throughput.etcdLean, true),
           row("etcd, etcd3 library", throughput.etcd, true),
+          row("reference: node:http answering without work (http-floor.ts)", throughput.httpFloor, false),
+          row("reference: Mooring's write path without HTTP, one process", throughput.writePath, false),
         ],
       ),
     );

@@ -9,7 +9,16 @@
 // CPU both used: the server's (every thread) and this process's. With the etcd3 library it is the
 // client that is busy, not etcd; the lean client's rate is the one the target is judged by.
 // One second of warm-up is not counted.
-import { readCpuMs } from "../child.js";
+//
+// Two reference runs show where Mooring's bound is: the same load generator against a node:http
+// server that does no work (http-floor.ts: the HTTP floor per request, and the load generator's
+// own ceiling), and Mooring's write path (store, allocator, manager, the REST group commit, fsync
+// per group) driven in this process with no HTTP at all.
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createManager, createRestWrites, createSqliteStore, createVipAllocator, parseCidrList } from "@mooring/global";
+import { readCpuMs, startChild } from "../child.js";
+import { REPO_ROOT } from "../config.js";
 import { type Context, meshServiceValue } from "../context.js";
 import { createEtcdClient, type EtcdServer, startEtcd } from "../etcd.js";
 import { createLeanEtcdClient } from "../etcd-lean.js";
@@ -23,6 +32,11 @@ export interface LoadRun extends ClosedLoopResult {
   readonly clientCores: number;
 }
 
+/** A closed-loop run of server code inside this process, and the CPU the process spent meanwhile. */
+export interface InProcessRun extends ClosedLoopResult {
+  readonly serverCores: number;
+}
+
 export interface ThroughputResult {
   readonly concurrency: number;
   readonly seconds: number;
@@ -33,6 +47,10 @@ export interface ThroughputResult {
   etcdLean?: LoadRun;
   /** Puts through the etcd3 library. */
   etcd?: LoadRun;
+  /** Reference: the same PUTs to a node:http server that parses the body and answers, nothing else. */
+  httpFloor?: LoadRun;
+  /** Reference: Mooring's creates without HTTP, in this process (so no client CPU of its own). */
+  writePath?: InProcessRun;
 }
 
 const WARMUP_MS = 1000;
@@ -83,7 +101,68 @@ export async function runThroughput(ctx: Context): Promise<ThroughputResult> {
     });
     report("etcd, etcd3 library", result.etcd, "puts");
   }
+
+  result.httpFloor = await httpFloor(concurrency, seconds);
+  report("reference: node:http answering without work", result.httpFloor, "requests");
+  result.writePath = await writePathWithoutHttp(concurrency, seconds);
+  ctx.log(
+    `  reference: Mooring's write path without HTTP: ${result.writePath.perSecond.toFixed(0)} creates/s (${result.writePath.failed} failed); CPU ${result.writePath.serverCores.toFixed(2)} cores`,
+  );
   return result;
+}
+
+const HTTP_FLOOR_SCRIPT = fileURLToPath(new URL("../http-floor.js", import.meta.url));
+
+async function httpFloor(concurrency: number, seconds: number): Promise<LoadRun> {
+  const child = startChild({
+    name: "http-floor",
+    command: process.execPath,
+    args: [HTTP_FLOOR_SCRIPT],
+    env: process.env,
+    cwd: REPO_ROOT,
+  });
+  try {
+    const ready = await child.waitForLog((line) => line.msg === "listening", 10_000);
+    const rest = createRestClient(`http://${String(ready.http)}`, concurrency);
+    try {
+      return await measured(child.pid, () =>
+        closedLoop(concurrency, WARMUP_MS, seconds, async (index) => {
+          const name = `tp-${index}`;
+          const response = await rest.put(`/meshes/${SEED_MESH}/meshservices/${name}`, serviceBody(name));
+          if (response.status !== 201) throw new Error(`PUT ${name} answered ${response.status}`);
+        }),
+      );
+    } finally {
+      rest.close();
+    }
+  } finally {
+    await child.stop();
+  }
+}
+
+/** The global's store, allocator, manager and REST write group, as `startGlobal` wires them, at MOORING_DB_SYNC=full. */
+async function writePathWithoutHttp(concurrency: number, seconds: number): Promise<InProcessRun> {
+  const dataDir = makeTempDir("mooring-bench-write-path-");
+  const store = createSqliteStore({ path: join(dataDir, "global.db"), synchronous: "full" });
+  try {
+    const allocator = createVipAllocator(store, { ranges: parseCidrList("241.0.0.0/8"), quarantineMs: 3_600_000 });
+    const manager = createManager(store, allocator);
+    const writes = createRestWrites(store);
+    const started = process.cpuUsage();
+    const startedAt = performance.now();
+    const run = await closedLoop(concurrency, WARMUP_MS, seconds, async (index) => {
+      const name = `tp-${index}`;
+      const { outcome } = await writes.run(() =>
+        manager.putMeshService({ mesh: SEED_MESH, zone: "", name }, serviceBody(name)),
+      );
+      if (outcome !== "created") throw new Error(`${name} was ${outcome}, not created`);
+    });
+    const used = process.cpuUsage(started);
+    return { ...run, serverCores: (used.user + used.system) / 1000 / (performance.now() - startedAt) };
+  } finally {
+    store.close();
+    removeTempDir(dataDir);
+  }
 }
 
 const PUT_PREFIX = `/bench/throughput/${SEED_MESH}/`;

@@ -7,6 +7,8 @@ export { runMain, startGlobal, VERSION } from "./main.js";
 export type { Manager, MeshServiceView } from "./manager/manager.js";
 export { createManager } from "./manager/manager.js";
 export { createMetrics } from "./metrics.js";
+export type { GroupCommit } from "./store/group-commit.js";
+export { createRestWrites } from "./store/rest-writes.js";
 export type { SqliteStore } from "./store/sqlite-store.js";
 export { createSqliteStore } from "./store/sqlite-store.js";
 export type { VipAllocator } from "./vip/allocator.js";

@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import type { ZoneTokens } from "../auth/zone-tokens.js";
 import type { Manager } from "../manager/manager.js";
 import type { GlobalMetrics } from "../metrics.js";
-import { createGroupCommit } from "../store/group-commit.js";
+import { createRestWrites } from "../store/rest-writes.js";
 import type { SqliteStore } from "../store/sqlite-store.js";
 import type { SyncHub } from "../sync/hub.js";
 import { healthRoutes } from "./health.js";
@@ -69,20 +69,8 @@ export async function build(options: BuildOptions): Promise<GlobalApp> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
   // Concurrent REST writes share one transaction and one fsync, each acknowledged once durable.
-  // Every write the routes pass is one manager call, and each of those runs its own transaction:
-  // inline when the group runs without savepoints, a savepoint inside the group's when it falls back
-  // to them, so the group adds no savepoint of its own.
   const { store } = options;
-  const writes = createGroupCommit({
-    transaction: store.transaction,
-    savepointPerWrite: false,
-    withoutSavepoints: {
-      run: store.withoutSavepoints,
-      totalChanges: store.totalChanges,
-      inTransaction: store.inTransaction,
-    },
-    commitSyncedLater: store.transactionSyncedLater,
-  });
+  const writes = createRestWrites(store);
   // A read may see commits still waiting for their fsync (see wal-sync.ts): its answer waits for
   // them, so nothing is shown that a power loss could take back. Writes answer once durable anyway.
   app.addHook("onSend", async (request) => {

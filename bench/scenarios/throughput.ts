@@ -22,7 +22,7 @@ import { REPO_ROOT } from "../config.js";
 import { type Context, meshServiceValue } from "../context.js";
 import { createEtcdClient, type EtcdServer, startEtcd } from "../etcd.js";
 import { createLeanEtcdClient } from "../etcd-lean.js";
-import { createRestClient, SEED_MESH, serviceBody, startGlobal } from "../mooring.js";
+import { createRestClient, type RestClient, SEED_MESH, serviceBody, startGlobal } from "../mooring.js";
 import { type ClosedLoopResult, closedLoop } from "../pool.js";
 import { makeTempDir, removeTempDir } from "../temp.js";
 
@@ -111,6 +111,15 @@ export async function runThroughput(ctx: Context): Promise<ThroughputResult> {
   return result;
 }
 
+/** `concurrency` PUTs in flight, each of a new service, each expected to answer 201 Created. */
+function restCreates(rest: RestClient, concurrency: number, seconds: number): Promise<ClosedLoopResult> {
+  return closedLoop(concurrency, WARMUP_MS, seconds, async (index) => {
+    const name = `tp-${index}`;
+    const response = await rest.put(`/meshes/${SEED_MESH}/meshservices/${name}`, serviceBody(name));
+    if (response.status !== 201) throw new Error(`PUT ${name} answered ${response.status}: ${response.body}`);
+  });
+}
+
 const HTTP_FLOOR_SCRIPT = fileURLToPath(new URL("../http-floor.js", import.meta.url));
 
 async function httpFloor(concurrency: number, seconds: number): Promise<LoadRun> {
@@ -125,13 +134,7 @@ async function httpFloor(concurrency: number, seconds: number): Promise<LoadRun>
     const ready = await child.waitForLog((line) => line.msg === "listening", 10_000);
     const rest = createRestClient(`http://${String(ready.http)}`, concurrency);
     try {
-      return await measured(child.pid, () =>
-        closedLoop(concurrency, WARMUP_MS, seconds, async (index) => {
-          const name = `tp-${index}`;
-          const response = await rest.put(`/meshes/${SEED_MESH}/meshservices/${name}`, serviceBody(name));
-          if (response.status !== 201) throw new Error(`PUT ${name} answered ${response.status}`);
-        }),
-      );
+      return await measured(child.pid, () => restCreates(rest, concurrency, seconds));
     } finally {
       rest.close();
     }
@@ -216,13 +219,7 @@ async function mooringCreates(
   const global = await startGlobal(dataDir, ctx.profile(label), env);
   const rest = createRestClient(global.http, concurrency);
   try {
-    return await measured(global.pid, () =>
-      closedLoop(concurrency, WARMUP_MS, seconds, async (index) => {
-        const name = `tp-${index}`;
-        const response = await rest.put(`/meshes/${SEED_MESH}/meshservices/${name}`, serviceBody(name));
-        if (response.status !== 201) throw new Error(`PUT ${name} answered ${response.status}: ${response.body}`);
-      }),
-    );
+    return await measured(global.pid, () => restCreates(rest, concurrency, seconds));
   } finally {
     rest.close();
     await global.stop();

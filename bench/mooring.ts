@@ -3,7 +3,14 @@
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
-import { createManager, createSqliteStore, createVipAllocator, parseCidrList } from "@mooring/global";
+import {
+  createManager,
+  createSqliteStore,
+  createVipAllocator,
+  type Manager,
+  parseCidrList,
+  type SqliteStore,
+} from "@mooring/global";
 import { type Child, type LogLine, logTime, startChild } from "./child.js";
 import { GLOBAL_BIN, MOORING_ENV, REPO_ROOT, ZONE_BIN, ZONE_ENV } from "./config.js";
 
@@ -130,6 +137,16 @@ export function serviceBody(name: string, extraLabels: Record<string, string> = 
 export const SEED_MESH = "default";
 export const seedName = (i: number) => `seed-${i}`;
 
+/** A global's database with its VIP allocator (the global's default range) and manager, in this process. */
+export function openGlobalStore(
+  path: string,
+  synchronous: "full" | "normal",
+): { store: SqliteStore; manager: Manager } {
+  const store = createSqliteStore({ path, synchronous });
+  const allocator = createVipAllocator(store, { ranges: parseCidrList("241.0.0.0/8"), quarantineMs: 3_600_000 });
+  return { store, manager: createManager(store, allocator) };
+}
+
 /**
  * A global database with `count` services (VIPs leased, change log written), made once per size in
  * `cacheDir` and copied into `dataDir`: seeding 100,000 services through the manager takes seconds.
@@ -140,9 +157,7 @@ export function seedGlobalDatabase(cacheDir: string, dataDir: string, count: num
   if (!existsSync(join(template, "global.db"))) {
     mkdirSync(template, { recursive: true });
     const started = performance.now();
-    const store = createSqliteStore({ path: join(template, "global.db"), synchronous: "normal" });
-    const allocator = createVipAllocator(store, { ranges: parseCidrList("241.0.0.0/8"), quarantineMs: 3_600_000 });
-    const manager = createManager(store, allocator);
+    const { store, manager } = openGlobalStore(join(template, "global.db"), "normal");
     store.transaction(() => {
       for (let i = 0; i < count; i++) {
         manager.putMeshService({ mesh: SEED_MESH, zone: "", name: seedName(i) }, serviceBody(seedName(i)));

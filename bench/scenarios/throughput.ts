@@ -16,13 +16,13 @@
 // per group) driven in this process with no HTTP at all.
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createManager, createRestWrites, createSqliteStore, createVipAllocator, parseCidrList } from "@mooring/global";
+import { createRestWrites } from "@mooring/global";
 import { readCpuMs, startChild } from "../child.js";
 import { REPO_ROOT } from "../config.js";
 import { type Context, meshServiceValue } from "../context.js";
 import { createEtcdClient, type EtcdServer, startEtcd } from "../etcd.js";
 import { createLeanEtcdClient } from "../etcd-lean.js";
-import { createRestClient, type RestClient, SEED_MESH, serviceBody, startGlobal } from "../mooring.js";
+import { createRestClient, openGlobalStore, type RestClient, SEED_MESH, serviceBody, startGlobal } from "../mooring.js";
 import { type ClosedLoopResult, closedLoop } from "../pool.js";
 import { makeTempDir, removeTempDir } from "../temp.js";
 
@@ -143,13 +143,11 @@ async function httpFloor(concurrency: number, seconds: number): Promise<LoadRun>
   }
 }
 
-/** The global's store, allocator, manager and REST write group, as `startGlobal` wires them, at MOORING_DB_SYNC=full. */
+/** The global's store, allocator, manager and REST write group, as the global wires them, at MOORING_DB_SYNC=full. */
 async function writePathWithoutHttp(concurrency: number, seconds: number): Promise<InProcessRun> {
   const dataDir = makeTempDir("mooring-bench-write-path-");
-  const store = createSqliteStore({ path: join(dataDir, "global.db"), synchronous: "full" });
+  const { store, manager } = openGlobalStore(join(dataDir, "global.db"), "full");
   try {
-    const allocator = createVipAllocator(store, { ranges: parseCidrList("241.0.0.0/8"), quarantineMs: 3_600_000 });
-    const manager = createManager(store, allocator);
     const writes = createRestWrites(store);
     const started = process.cpuUsage();
     const startedAt = performance.now();
